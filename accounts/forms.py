@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .models import is_valid_timezone, timezone_choices
+
+
+class SignupForm(AllauthSignupForm):
+    name = forms.CharField(label=_("Name"), max_length=150)
+    # Filled by static/js/timezone.js from the browser; absent or unknown means UTC (ACC-1).
+    timezone = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    field_order = ["name", "email", "password1", "timezone"]
+
+    def clean_timezone(self) -> str:
+        value = (self.cleaned_data.get("timezone") or "").strip()
+        return value if is_valid_timezone(value) else "UTC"
+
+
+class LoginForm(AllauthLoginForm):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        user = getattr(self, "user", None)
+        # Told only after the password matched, so the message reveals nothing to a guesser.
+        if user is not None and user.is_suspended:
+            raise ValidationError(
+                _("This account is suspended: %(message)s"),
+                code="suspended",
+                params={"message": user.suspension_message},
+            )
+        return cleaned
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=150)
+    timezone = forms.ChoiceField(label=_("Timezone"), choices=timezone_choices)
+
+
+class SuspendMessageForm(forms.Form):
+    suspension_message = forms.CharField(
+        label=_("Suspension message"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=2000,
+        help_text=_("Shown on your public board forms and sent as an auto-reply to email reporters."),
+    )
+
+    def clean_suspension_message(self) -> str:
+        message = self.cleaned_data["suspension_message"].strip()
+        if not message:
+            raise ValidationError(_("Write the message people will see."))
+        return message
+
+
+class SuspendPasswordForm(forms.Form):
+    password = forms.CharField(label=_("Your password"), widget=forms.PasswordInput)
+
+    def __init__(self, *args: Any, manager: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.manager = manager
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.manager.check_password(password):
+            raise ValidationError(_("The password is not correct."))
+        return password
+
+
+class SuspendConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that suspension is permanent and cannot be undone."), required=True
+    )
+
+
+class ResendVerificationForm(forms.Form):
+    email = forms.EmailField(label=_("Email"))

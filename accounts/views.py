@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from allauth.account.forms import ChangePasswordForm
+from allauth.account.models import EmailAddress
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from .forms import ProfileForm, ResendVerificationForm, SuspendConfirmForm, SuspendMessageForm, SuspendPasswordForm
+from .services import manager_suspend, manager_update_profile
+
+_WIZARD_KEY = "suspend_wizard"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    manager = request.user
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            manager_update_profile(
+                manager=manager, name=form.cleaned_data["name"], timezone_name=form.cleaned_data["timezone"]
+            )
+            messages.success(request, _("Your profile has been saved."))
+            return redirect("accounts:profile")
+    else:
+        form = ProfileForm(initial={"name": manager.name, "timezone": manager.timezone})
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+@login_required
+def security(request: HttpRequest) -> HttpResponse:
+    # The form posts to allauth's password change view, which validates and saves it.
+    return render(request, "accounts/security.html", {"form": ChangePasswordForm(user=request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def suspend(request: HttpRequest) -> HttpResponse:
+    """Self-suspension wizard (ACC-6): message, then password, then a final confirmation.
+
+    The steps live in the session; each step re-checks the previous ones, so a POST that
+    skips ahead lands back on the first missing step.
+    """
+    manager = request.user
+    state: dict[str, object] = request.session.get(_WIZARD_KEY, {})
+    step = request.POST.get("step") if request.method == "POST" else None
+
+    if request.method == "GET":
+        if request.GET.get("restart"):
+            request.session.pop(_WIZARD_KEY, None)
+            state = {}
+        form = SuspendMessageForm(initial={"suspension_message": state.get("message", "")})
+        return render(request, "accounts/suspend.html", {"step": "message", "form": form})
+
+    if step == "message":
+        form = SuspendMessageForm(request.POST)
+        if not form.is_valid():
+            return render(request, "accounts/suspend.html", {"step": "message", "form": form})
+        request.session[_WIZARD_KEY] = {"message": form.cleaned_data["suspension_message"]}
+        return render(
+            request, "accounts/suspend.html", {"step": "password", "form": SuspendPasswordForm(manager=manager)}
+        )
+
+    if not state.get("message"):
+        return redirect("accounts:suspend")
+
+    if step == "password":
+        form = SuspendPasswordForm(request.POST, manager=manager)
+        if not form.is_valid():
+            return render(request, "accounts/suspend.html", {"step": "password", "form": form})
+        request.session[_WIZARD_KEY] = {**state, "password_ok": True}
+        return render(
+            request,
+            "accounts/suspend.html",
+            {"step": "confirm", "form": SuspendConfirmForm(), "suspension_message": state["message"]},
+        )
+
+    if step == "confirm" and state.get("password_ok"):
+        form = SuspendConfirmForm(request.POST)
+        if not form.is_valid():
+            return render(
+                request,
+                "accounts/suspend.html",
+                {"step": "confirm", "form": form, "suspension_message": state["message"]},
+            )
+        manager_suspend(manager=manager, message=str(state["message"]))
+        logout(request)
+        return render(
+            request, "account/suspended.html", {"suspension_message": state["message"], "just_suspended": True}
+        )
+
+    return redirect("accounts:suspend")
+
+
+@require_http_methods(["GET", "POST"])
+def resend_verification(request: HttpRequest) -> HttpResponse:
+    """ACC-2: ask for a new verification link; the answer is the same whether or not we know the address."""
+    if request.method == "POST":
+        form = ResendVerificationForm(request.POST)
+        if form.is_valid():
+            email_address = (
+                EmailAddress.objects.filter(email__iexact=form.cleaned_data["email"], verified=False)
+                .select_related("user")
+                .first()
+            )
+            if email_address is not None:
+                email_address.send_confirmation(request)
+            messages.info(
+                request,
+                _("If an unverified account uses this address, a new verification link is on its way."),
+            )
+            return redirect("account_login")
+    else:
+        form = ResendVerificationForm()
+    return render(request, "account/resend_verification.html", {"form": form})

@@ -1,0 +1,57 @@
+"""Persona fixtures shared by every app's tests (STYLE.md): a manager, another manager who must
+never see the first one's data, a board and an inbox of the first manager."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+
+from accounts.tests.factories import ManagerFactory
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Fail under CI=true, skip on a laptop: a test that cannot reach its server never passes silently."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required test dependency missing under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def manager(db):  # type: ignore[no-untyped-def]
+    return ManagerFactory(email="manager@example.com", name="Maria Manager")
+
+
+@pytest.fixture
+def other_manager(db):  # type: ignore[no-untyped-def]
+    return ManagerFactory(email="other@example.com", name="Oscar Other")
+
+
+@pytest.fixture
+def manager_client(client, manager):  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
+def other_client(client, other_manager):  # type: ignore[no-untyped-def]
+    client.force_login(other_manager)
+    return client
+
+
+@pytest.fixture
+def outbox() -> list[mail.EmailMessage]:
+    return mail.outbox

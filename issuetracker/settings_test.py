@@ -1,0 +1,22 @@
+"""Settings for the test suite: the real settings with test-speed tweaks.
+
+DATABASE_URL, CACHE_URL and CELERY_BROKER_URL still come from the environment, so CI runs the
+suite against the real PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TESTING", "true")
+# Parallel test workers share one Redis: keep their cache keys apart.
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+
+from .settings import *  # noqa: F403
+
+# Tasks run inline so a test sees their effect; tests that need a real worker start one.
+CELERY_TASK_ALWAYS_EAGER = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SITE_URL = "http://testserver"
+ALLOWED_HOSTS = ["*"]

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from boards.models import ExternalPlatform
+
+TITLE_MAX_LENGTH = 255
+DESCRIPTION_MAX_LENGTH = 6000
+COMMENT_MAX_LENGTH = 2000
+
+
+class TicketState(models.TextChoices):
+    NEW = "new", _("New")
+    IN_PROGRESS = "in_progress", _("In progress")
+    CLOSED = "closed", _("Closed")
+    REJECTED = "rejected", _("Rejected")
+
+
+# TKT-2: the only moves there are.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    TicketState.NEW: frozenset({TicketState.IN_PROGRESS, TicketState.REJECTED}),
+    TicketState.IN_PROGRESS: frozenset({TicketState.CLOSED, TicketState.REJECTED}),
+    TicketState.CLOSED: frozenset(),
+    TicketState.REJECTED: frozenset(),
+}
+TERMINAL_STATES = frozenset({TicketState.CLOSED, TicketState.REJECTED})
+
+
+class TicketSource(models.TextChoices):
+    WEB = "web", _("Web form")
+    EMAIL = "email", _("Email")
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def internal(self) -> TicketQuerySet:
+        return self.filter(external_platform="")
+
+    def forwarded(self) -> TicketQuerySet:
+        return self.exclude(external_platform="")
+
+    def for_manager(self, manager: settings.AUTH_USER_MODEL) -> TicketQuerySet:
+        return self.filter(board__manager=manager)
+
+
+class Ticket(models.Model):
+    """A report on a board. With external_platform set it is only a stub of a forwarded report.
+
+    Internal tickets and forwarding stubs share this table, so a secret link (uuid) is unique
+    across both by construction (EXT-2).
+    """
+
+    uuid = models.UUIDField(_("secret id"), default=uuid.uuid4, unique=True, editable=False)
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="tickets")
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(_("description"), max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    state = models.CharField(_("state"), max_length=12, choices=TicketState.choices, default=TicketState.NEW)
+    creator_email = models.EmailField(_("creator email"))
+    source = models.CharField(_("source"), max_length=5, choices=TicketSource.choices)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("last state change"), default=timezone.now)
+    # Message-ID of the email that opened the ticket, so our answers thread under it.
+    source_message_id = models.CharField(max_length=998, blank=True, default="")
+
+    external_platform = models.CharField(
+        _("forwarded to"), max_length=10, choices=ExternalPlatform.choices, blank=True, default=""
+    )
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    external_url = models.URLField(_("external link"), max_length=500, blank=True, default="")
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=TicketState.values), name="ticket_state_valid"),
+            models.CheckConstraint(condition=models.Q(source__in=TicketSource.values), name="ticket_source_valid"),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("description"), DESCRIPTION_MAX_LENGTH),
+                name="ticket_description_max_length",
+            ),
+            models.CheckConstraint(condition=~models.Q(title=""), name="ticket_title_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(external_platform="") | ~models.Q(external_url=""),
+                name="ticket_forwarded_has_url",
+            ),
+        ]
+        indexes = [
+            # Kanban columns and state-filtered lists, newest first.
+            models.Index(fields=["board", "state", "-created_at", "-id"], name="ticket_board_state_created"),
+            models.Index(fields=["board", "-created_at", "-id"], name="ticket_board_created"),
+            models.Index(fields=["board", "-updated_at", "-id"], name="ticket_board_updated"),
+            models.Index(fields=["board", "title", "id"], name="ticket_board_title"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_forwarded(self) -> bool:
+        return bool(self.external_platform)
+
+    def can_move_to(self, state: str) -> bool:
+        return state in ALLOWED_TRANSITIONS.get(self.state, frozenset())
+
+    @property
+    def allowed_next_states(self) -> list[TicketState]:
+        return [TicketState(s) for s in TicketState.values if self.can_move_to(s)]
+
+
+class StateChange(models.Model):
+    """One move of a ticket (TKT-3): the timeline shown to the manager and on the secret page."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="state_changes")
+    from_state = models.CharField(_("from"), max_length=12, choices=TicketState.choices)
+    to_state = models.CharField(_("to"), max_length=12, choices=TicketState.choices)
+    comment = models.TextField(_("comment"), max_length=COMMENT_MAX_LENGTH, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("state change")
+        verbose_name_plural = _("state changes")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="statechange_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} → {self.to_state}"
