@@ -1,0 +1,209 @@
+"""The outbox (EML-3, EML-4): one row per mail, written with the change that caused it.
+
+`outgoing_mail_create` is called inside the caller's transaction and schedules sending on
+commit; `outgoing_mail_send` is what the Celery task runs. A row is claimed before sending so
+two workers never send it together, and it is marked sent right after the server accepted it.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+from email.utils import make_msgid
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .models import Inbox, OutgoingMail, OutgoingMailKind, OutgoingMailStatus
+from .smtp import smtp_connection_for
+
+logger = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 120
+MAX_ATTEMPTS = 8
+
+
+class TransientSendError(Exception):
+    """Worth retrying later: connection refused, timeout, 4xx from the server."""
+
+
+def choose_sending_inbox(*, board: Any, receiving_inbox: Inbox | None = None) -> Inbox | None:
+    """EML-3: receiving inbox, else the board's exclusive inbox, else the manager's first active inbox."""
+    if receiving_inbox is not None:
+        return receiving_inbox
+    exclusive = getattr(board, "exclusive_inbox", None)
+    if exclusive is not None and exclusive.is_active:
+        return exclusive
+    return Inbox.objects.filter(manager_id=board.manager_id, is_active=True).order_by("created_at", "id").first()
+
+
+def _message_id_domain(inbox: Inbox | None) -> str:
+    address = inbox.from_address if inbox else settings.DEFAULT_FROM_EMAIL
+    return address.rsplit("@", 1)[-1].strip(" >") or "localhost"
+
+
+def outgoing_mail_create(
+    *,
+    kind: OutgoingMailKind,
+    to_email: str,
+    subject: str,
+    body: str,
+    manager: Any | None,
+    inbox: Inbox | None,
+    ticket: Any | None = None,
+    in_reply_to: str = "",
+    references: str = "",
+) -> OutgoingMail:
+    from_email = inbox.from_address if inbox else settings.DEFAULT_FROM_EMAIL
+    mail = OutgoingMail.objects.create(
+        kind=kind,
+        manager=manager,
+        inbox=inbox,
+        ticket=ticket,
+        from_email=from_email,
+        to_email=to_email,
+        subject=" ".join(subject.splitlines()).strip()[:998],
+        body=body,
+        message_id=make_msgid(domain=_message_id_domain(inbox)),
+        in_reply_to=in_reply_to,
+        references=references,
+    )
+    _enqueue_on_commit(mail.pk)
+    return mail
+
+
+def _enqueue_on_commit(mail_id: int) -> None:
+    from .tasks import send_outgoing_mail
+
+    transaction.on_commit(lambda: send_outgoing_mail.delay(mail_id))
+
+
+def build_email_message(mail: OutgoingMail) -> EmailMessage:
+    headers = {
+        "Message-ID": mail.message_id,
+        # ING-7: we are a robot; well-behaved auto-responders must not answer us.
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "All",
+    }
+    if mail.in_reply_to:
+        headers["In-Reply-To"] = mail.in_reply_to
+    if mail.references:
+        headers["References"] = mail.references
+    return EmailMessage(
+        subject=mail.subject, body=mail.body, from_email=mail.from_email, to=[mail.to_email], headers=headers
+    )
+
+
+def _claim(mail_id: int) -> OutgoingMail | None:
+    now = timezone.now()
+    claimed = OutgoingMail.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=mail_id, status=OutgoingMailStatus.PENDING
+    ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    return OutgoingMail.objects.select_related("inbox").get(pk=mail_id)
+
+
+def outgoing_mail_send(*, mail_id: int) -> OutgoingMailStatus | None:
+    """Send one row. Returns the resulting status, or None when the row was not ours to send.
+
+    Raises TransientSendError when another attempt should follow.
+    """
+    mail = _claim(mail_id)
+    if mail is None:
+        return None
+    try:
+        with smtp_connection_for(mail.inbox) as connection:
+            connection.send_messages([build_email_message(mail)])
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        code = getattr(exc, "smtp_code", None) or _first_code(exc)
+        reason = _describe(exc, mail.inbox)
+        if code is not None and 400 <= code < 500 and mail.attempts < MAX_ATTEMPTS:
+            _record_attempt_error(mail, reason)
+            raise TransientSendError(reason) from exc
+        return _mark_failed(mail, reason)
+    except smtplib.SMTPAuthenticationError as exc:
+        return _mark_failed(mail, _describe(exc, mail.inbox))
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = _describe(exc, mail.inbox)
+        if mail.attempts >= MAX_ATTEMPTS:
+            return _mark_failed(mail, reason)
+        _record_attempt_error(mail, reason)
+        raise TransientSendError(reason) from exc
+    OutgoingMail.objects.filter(pk=mail.pk).update(
+        status=OutgoingMailStatus.SENT, sent_at=timezone.now(), last_error="", claimed_until=None
+    )
+    logger.info("mail sent", extra={"outgoing_mail_id": mail.pk, "kind": mail.kind, "inbox_id": mail.inbox_id})
+    return OutgoingMailStatus.SENT
+
+
+def _first_code(exc: smtplib.SMTPException) -> int | None:
+    recipients = getattr(exc, "recipients", None)
+    if isinstance(recipients, dict) and recipients:
+        code, _message = next(iter(recipients.values()))
+        return int(code)
+    return None
+
+
+def _describe(exc: BaseException, inbox: Inbox | None) -> str:
+    server = f"{inbox.smtp_host}:{inbox.smtp_port}" if inbox else "the default mail server"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"SMTP: login refused by {server}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"SMTP: {server} refused the recipient"
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return f"SMTP: {server} refused the sender address"
+    if isinstance(exc, TimeoutError):
+        return f"SMTP: {server} did not answer in time"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"SMTP: connection refused by {server}"
+    return f"SMTP: sending through {server} failed ({exc.__class__.__name__}: {exc})"[:500]
+
+
+def _record_attempt_error(mail: OutgoingMail, reason: str) -> None:
+    logger.warning("mail send failed, will retry", extra={"outgoing_mail_id": mail.pk, "error": reason})
+    OutgoingMail.objects.filter(pk=mail.pk).update(last_error=reason, claimed_until=None)
+
+
+def _mark_failed(mail: OutgoingMail, reason: str) -> OutgoingMailStatus:
+    logger.error("mail failed for good", extra={"outgoing_mail_id": mail.pk, "error": reason})
+    OutgoingMail.objects.filter(pk=mail.pk).update(
+        status=OutgoingMailStatus.FAILED, last_error=reason, claimed_until=None
+    )
+    return OutgoingMailStatus.FAILED
+
+
+def outgoing_mail_mark_exhausted(*, mail_id: int, reason: str) -> None:
+    OutgoingMail.objects.filter(pk=mail_id, status=OutgoingMailStatus.PENDING).update(
+        status=OutgoingMailStatus.FAILED, last_error=reason, claimed_until=None
+    )
+
+
+def outgoing_mail_retry(*, mail: OutgoingMail) -> bool:
+    """A person asked to try a failed mail again (admin action, inbox page)."""
+    updated = OutgoingMail.objects.filter(pk=mail.pk, status=OutgoingMailStatus.FAILED).update(
+        status=OutgoingMailStatus.PENDING, attempts=0, claimed_until=None
+    )
+    if updated:
+        _enqueue_on_commit(mail.pk)
+    return bool(updated)
+
+
+def outgoing_mail_requeue_stalled(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Re-enqueue pending rows whose task was lost (broker restart, worker killed before ack)."""
+    from .tasks import send_outgoing_mail
+
+    now = timezone.now()
+    stalled = list(
+        OutgoingMail.objects.filter(status=OutgoingMailStatus.PENDING, created_at__lt=now - older_than)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .values_list("pk", flat=True)[:500]
+    )
+    for mail_id in stalled:
+        send_outgoing_mail.delay(mail_id)
+    return len(stalled)

@@ -1,0 +1,127 @@
+"""Writes on tickets. Every ticket creation and every state change goes through here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from boards.models import Board
+from inboxes.models import Inbox, OutgoingMailKind
+from inboxes.outbox import choose_sending_inbox, outgoing_mail_create
+
+from .emails import render_state_changed, render_ticket_created
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, StateChange, Ticket, TicketSource, TicketState
+
+logger = logging.getLogger(__name__)
+
+
+class TicketError(Exception):
+    """A refused write, with a message fit to show to the person who asked."""
+
+
+class BoardClosedError(TicketError):
+    pass
+
+
+class InvalidTransitionError(TicketError):
+    pass
+
+
+def ticket_create(
+    *,
+    board: Board,
+    title: str,
+    description: str,
+    creator_email: str,
+    source: TicketSource,
+    receiving_inbox: Inbox | None = None,
+    source_message_id: str = "",
+    source_references: str = "",
+) -> Ticket:
+    """Create a ticket and its confirmation mail (EML-1) in one transaction.
+
+    For an email ticket the confirmation goes out through the receiving inbox, threaded as a
+    reply to the reporter's message (ING-6).
+    """
+    if board.is_archived:
+        raise BoardClosedError(_("This board no longer accepts tickets."))
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            board=board,
+            title=title.strip()[:TITLE_MAX_LENGTH] or _("(no subject)"),
+            description=description[:DESCRIPTION_MAX_LENGTH],
+            creator_email=creator_email.strip().lower(),
+            source=source,
+            source_message_id=source_message_id,
+        )
+        rendered = render_ticket_created(ticket)
+        outgoing_mail_create(
+            kind=OutgoingMailKind.TICKET_CREATED,
+            to_email=ticket.creator_email,
+            subject=rendered.subject,
+            body=rendered.body,
+            manager=board.manager,
+            inbox=choose_sending_inbox(board=board, receiving_inbox=receiving_inbox),
+            ticket=ticket,
+            in_reply_to=source_message_id,
+            references=" ".join(part for part in (source_references, source_message_id) if part),
+        )
+    logger.info("ticket created", extra={"ticket_id": ticket.pk, "board_id": board.pk, "source": source})
+    return ticket
+
+
+def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: Any | None) -> Ticket:
+    """Move a ticket (TKT-2), record it (TKT-3) and tell the reporter (EML-2).
+
+    The row is locked so two managers' simultaneous moves are checked one after the other.
+    """
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().select_related("board", "board__manager").get(pk=ticket.pk)
+        if locked.is_forwarded:
+            raise InvalidTransitionError(_("This ticket was forwarded to an external platform."))
+        if not locked.can_move_to(to_state):
+            raise InvalidTransitionError(
+                _("A ticket cannot move from “%(from)s” to “%(to)s”.")
+                % {"from": TicketState(locked.state).label, "to": _label(to_state)}
+            )
+        now = timezone.now()
+        change = StateChange.objects.create(
+            ticket=locked,
+            from_state=locked.state,
+            to_state=to_state,
+            comment=comment.strip(),
+            changed_by=actor,
+            created_at=now,
+        )
+        locked.state = to_state
+        locked.updated_at = now
+        locked.save(update_fields=["state", "updated_at"])
+        rendered = render_state_changed(locked, change)
+        outgoing_mail_create(
+            kind=OutgoingMailKind.STATE_CHANGED,
+            to_email=locked.creator_email,
+            subject=rendered.subject,
+            body=rendered.body,
+            manager=locked.board.manager,
+            inbox=choose_sending_inbox(board=locked.board),
+            ticket=locked,
+            in_reply_to=locked.source_message_id,
+            references=locked.source_message_id,
+        )
+    logger.info(
+        "ticket state changed",
+        extra={"ticket_id": locked.pk, "from_state": change.from_state, "to_state": to_state},
+    )
+    ticket.state, ticket.updated_at = locked.state, locked.updated_at
+    return locked
+
+
+def _label(state: str) -> str:
+    try:
+        return str(TicketState(state).label)
+    except ValueError:
+        return state
