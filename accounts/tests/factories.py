@@ -21,7 +21,9 @@ class ManagerFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def verified(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
-        if create and extracted is not False:
+        # Like a real sign-up, every manager has an EmailAddress row; verified=False leaves it
+        # waiting for its confirmation link.
+        if create:
             EmailAddress.objects.get_or_create(
-                user=self, email=self.email, defaults={"verified": True, "primary": True}
+                user=self, email=self.email, defaults={"verified": extracted is not False, "primary": True}
             )
