@@ -21,6 +21,7 @@ urlpatterns = [
     path("settings/inboxes/", include("inboxes.urls")),
     path("settings/", include("accounts.urls")),
     path("board/<str:unique_name>", public_views.board_form, name="public_board"),
+    path("board/<str:unique_name>/submitted", public_views.board_submitted, name="public_board_submitted"),
     path("ticket/<uuid:ticket_uuid>", public_views.ticket_page, name="public_ticket"),
 ]
 
