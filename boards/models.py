@@ -59,6 +59,14 @@ class Board(models.Model):
     external_config = models.JSONField(_("external platform settings"), default=dict, blank=True)
     external_secrets = models.TextField(_("external platform secrets (encrypted)"), blank=True, default="")
 
+    # Ticket counts per state, kept by tickets.services in the transaction of each change, so
+    # the board list and dashboard cost the same at 10 or 100,000 tickets.
+    count_new = models.PositiveIntegerField(default=0, editable=False)
+    count_in_progress = models.PositiveIntegerField(default=0, editable=False)
+    count_closed = models.PositiveIntegerField(default=0, editable=False)
+    count_rejected = models.PositiveIntegerField(default=0, editable=False)
+    count_forwarded = models.PositiveIntegerField(default=0, editable=False)
+
     objects = BoardQuerySet.as_manager()
 
     class Meta:
@@ -82,6 +90,18 @@ class Board(models.Model):
     @property
     def forwards_externally(self) -> bool:
         return bool(self.external_platform)
+
+    @property
+    def ticket_total(self) -> int:
+        return self.count_new + self.count_in_progress + self.count_closed + self.count_rejected
+
+    @property
+    def can_be_deleted(self) -> bool:
+        """BRD-3: only with no tickets, or only rejected ones."""
+        return self.count_new + self.count_in_progress + self.count_closed + self.count_forwarded == 0
+
+    def count_for(self, state: str) -> int:
+        return int(getattr(self, f"count_{state}"))
 
 
 class Keyword(models.Model):

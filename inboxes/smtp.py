@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import mailers
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
 from .models import Inbox
 
@@ -13,12 +14,12 @@ IMPLICIT_TLS_PORT = 465
 
 def smtp_connection_for(inbox: Inbox | None) -> BaseEmailBackend:
     if inbox is None:
-        return get_connection()
+        return mailers.default
     # Port 465 speaks TLS from the first byte; elsewhere STARTTLS as configured. Django's SMTP
     # backend raises when STARTTLS is asked for and refused, so TLS is never silently dropped.
     implicit_tls = inbox.smtp_port == IMPLICIT_TLS_PORT
-    return get_connection(
-        "django.core.mail.backends.smtp.EmailBackend",
+    return SmtpBackend(
+        alias=f"inbox-{inbox.pk}",
         host=inbox.smtp_host,
         port=inbox.smtp_port,
         username=inbox.smtp_username or None,

@@ -192,17 +192,37 @@ if not RATE_LIMIT_ENABLED:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Issue Tracker <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_URL = env.str("EMAIL_URL", default="")
-EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+MAIL_FILE_PATH = env.str("MAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+SMTP_TIMEOUT_SECONDS = 10
 if EMAIL_URL:
-    vars().update(env.email_url_config(EMAIL_URL))
+    _email = env.email_url_config(EMAIL_URL)
+    MAILERS = {
+        "default": {
+            "BACKEND": _email["EMAIL_BACKEND"],
+            "OPTIONS": {
+                "host": _email.get("EMAIL_HOST"),
+                "port": _email.get("EMAIL_PORT"),
+                "username": _email.get("EMAIL_HOST_USER") or None,
+                "password": _email.get("EMAIL_HOST_PASSWORD") or None,
+                "use_tls": bool(_email.get("EMAIL_USE_TLS")),
+                "use_ssl": bool(_email.get("EMAIL_USE_SSL")),
+                "timeout": SMTP_TIMEOUT_SECONDS,
+            }
+            if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+            else {},
+        }
+    }
 else:
     # Development default: each outgoing mail becomes a file under var/mail/.
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_TIMEOUT = 10
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": MAIL_FILE_PATH},
+        }
+    }
 
 DUPLICATE_EMAIL_THRESHOLD_MINUTES = env.int("DUPLICATE_EMAIL_THRESHOLD_MINUTES", default=60)
 IMAP_TIMEOUT_SECONDS = 10
-SMTP_TIMEOUT_SECONDS = 10
 
 # --- Celery -------------------------------------------------------------------------------
 

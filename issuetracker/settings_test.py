@@ -16,7 +16,10 @@ from .settings import *  # noqa: F403
 
 # Tasks run inline so a test sees their effect; tests that need a real worker start one.
 CELERY_TASK_ALWAYS_EAGER = True
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# MAILERS becomes locmem through Django's test environment; assertions read mail.outbox.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SITE_URL = "http://testserver"
 ALLOWED_HOSTS = ["*"]
+# Serve static files from the finders, as in development; nothing is collected for tests.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

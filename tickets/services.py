@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -58,6 +59,7 @@ def ticket_create(
             source=source,
             source_message_id=source_message_id,
         )
+        Board.objects.filter(pk=board.pk).update(count_new=F("count_new") + 1)
         rendered = render_ticket_created(ticket)
         outgoing_mail_create(
             kind=OutgoingMailKind.TICKET_CREATED,
@@ -96,6 +98,12 @@ def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: A
             comment=comment.strip(),
             changed_by=actor,
             created_at=now,
+        )
+        Board.objects.filter(pk=locked.board_id).update(
+            **{
+                f"count_{locked.state}": F(f"count_{locked.state}") - 1,
+                f"count_{to_state}": F(f"count_{to_state}") + 1,
+            }
         )
         locked.state = to_state
         locked.updated_at = now

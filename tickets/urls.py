@@ -2,6 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
+from . import views
+
 app_name = "tickets"
 
-urlpatterns: list[path] = []
+urlpatterns = [
+    path("", views.ticket_list_view, name="list"),
+    path("<int:ticket_id>/", views.ticket_detail, name="detail"),
+    path("<int:ticket_id>/state/", views.ticket_change_state_view, name="change_state"),
+]

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import COMMENT_MAX_LENGTH, TicketState
+from .selectors import PAGE_SIZES, SORT_FIELDS, TicketFilter
+
+
+class TicketFilterForm(forms.Form):
+    """TKT-4: every filter lives in the query string, so a filtered view can be bookmarked."""
+
+    title = forms.CharField(label=_("Title contains"), required=False, max_length=255)
+    description = forms.CharField(label=_("Description contains"), required=False, max_length=255)
+    state = forms.MultipleChoiceField(
+        label=_("State"), choices=TicketState.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    created_from = forms.DateField(
+        label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(label=_("Created to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("created", _("Created")),
+            ("title", _("Title")),
+            ("state", _("State")),
+            ("updated", _("Last state change")),
+        ],
+    )
+    direction = forms.ChoiceField(
+        label=_("Order"), required=False, choices=[("desc", _("Descending")), ("asc", _("Ascending"))]
+    )
+    page_size = forms.TypedChoiceField(
+        label=_("Per page"), required=False, coerce=int, choices=[(n, str(n)) for n in PAGE_SIZES], empty_value=None
+    )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean()
+        start, end = cleaned.get("created_from"), cleaned.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", _("The end date is before the start date."))
+        return cleaned
+
+    def to_filter(self) -> TicketFilter:
+        data = self.cleaned_data if self.is_valid() else {}
+        sort = data.get("sort") or "created"
+        return TicketFilter(
+            title=(data.get("title") or "").strip(),
+            description=(data.get("description") or "").strip(),
+            states=tuple(data.get("state") or ()),
+            created_from=data.get("created_from"),
+            created_to=data.get("created_to"),
+            sort=sort if sort in SORT_FIELDS else "created",
+            descending=(data.get("direction") or "desc") != "asc",
+        )
+
+
+class StateChangeForm(forms.Form):
+    to_state = forms.ChoiceField(label=_("New state"), choices=TicketState.choices)
+    comment = forms.CharField(
+        label=_("Comment for the reporter (optional)"),
+        required=False,
+        max_length=COMMENT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

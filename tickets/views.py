@@ -1,0 +1,106 @@
+"""Manager-side ticket pages: the filtered list, the detail, and the one state-change endpoint."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.services import manager_set_ticket_page_size
+from boards.models import Board
+
+from .forms import StateChangeForm, TicketFilterForm
+from .models import Ticket, TicketState
+from .selectors import ticket_list, ticket_timeline
+from .services import TicketError, ticket_change_state
+
+
+def _get_board_for_manager(request: HttpRequest, board_id: int) -> Board:
+    return get_object_or_404(Board, pk=board_id, manager=request.user)
+
+
+def _get_ticket_for_manager(request: HttpRequest, board_id: int, ticket_id: int) -> Ticket:
+    return get_object_or_404(
+        Ticket.objects.select_related("board"), pk=ticket_id, board_id=board_id, board__manager=request.user
+    )
+
+
+@login_required
+def ticket_list_view(request: HttpRequest, board_id: int) -> HttpResponse:
+    board = _get_board_for_manager(request, board_id)
+    form = TicketFilterForm(request.GET or None)
+    page_size = request.user.ticket_page_size
+    if form.is_valid() and form.cleaned_data.get("page_size"):
+        page_size = form.cleaned_data["page_size"]
+        # A display preference, idempotent: remembering it on GET changes nothing else.
+        manager_set_ticket_page_size(manager=request.user, page_size=page_size)
+    paginator = Paginator(ticket_list(board=board, filters=form.to_filter()), page_size)
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "tickets/ticket_list.html",
+        {
+            "board": board,
+            "form": form,
+            "page": page,
+            "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "query_without_page": query.urlencode(),
+            "page_size": page_size,
+        },
+    )
+
+
+@login_required
+def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpResponse:
+    ticket = _get_ticket_for_manager(request, board_id, ticket_id)
+    return render(
+        request,
+        "tickets/ticket_detail.html",
+        {"ticket": ticket, "board": ticket.board, "changes": ticket_timeline(ticket=ticket), "form": StateChangeForm()},
+    )
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_POST
+def ticket_change_state_view(request: HttpRequest, board_id: int, ticket_id: int) -> HttpResponse:
+    """Every state change from the manager's pages lands here: detail buttons, kanban drop, card form.
+
+    The kanban's script asks for JSON; the forms without JavaScript get a redirect back.
+    """
+    ticket = _get_ticket_for_manager(request, board_id, ticket_id)
+    form = StateChangeForm(request.POST)
+    if not form.is_valid():
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return _answer(request, ticket, ok=False, message=error)
+    try:
+        ticket = ticket_change_state(
+            ticket=ticket,
+            to_state=form.cleaned_data["to_state"],
+            comment=form.cleaned_data["comment"],
+            actor=request.user,
+        )
+    except TicketError as exc:
+        return _answer(request, ticket, ok=False, message=str(exc))
+    message = _("“%(title)s” is now %(state)s.") % {"title": ticket.title, "state": TicketState(ticket.state).label}
+    return _answer(request, ticket, ok=True, message=message)
+
+
+def _answer(request: HttpRequest, ticket: Ticket, *, ok: bool, message: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"ok": ok, "state": ticket.state, "message": message}, status=200 if ok else 409)
+    (messages.success if ok else messages.error)(request, message)
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("tickets:detail", board_id=ticket.board_id, ticket_id=ticket.pk)
