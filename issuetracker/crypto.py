@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 _PREFIX = "v1:"
 _NONCE_BYTES = 12
+_TAG_BYTES = 16
 
 
 class DecryptionError(Exception):
@@ -55,6 +56,9 @@ def decrypt(token: str) -> str:
         blob = base64.b64decode(token[len(_PREFIX) :], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise DecryptionError("Secret is not valid base64.") from exc
+    if len(blob) < _NONCE_BYTES + _TAG_BYTES:
+        # AESGCM would raise ValueError on a short nonce: a truncated value is just undecryptable.
+        raise DecryptionError("Secret is truncated.")
     nonce, sealed = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]
     for key in _keys():
         try:
