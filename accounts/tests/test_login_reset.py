@@ -212,3 +212,13 @@ def test_password_reset_does_not_let_a_suspended_manager_in(client, django_captu
     response = _login(client, gone.email, NEW_PASSWORD)
     assert _logged_in_as(client) is None
     assert "This account is suspended: Left the company" in response.content.decode()
+
+
+def test_a_real_login_gets_a_cookie_lasting_session_hours(client, manager):
+    # No "remember me" choice: every session lasts SESSION_HOURS from the last request (ACC-3),
+    # instead of ending whenever the browser closes.
+    assert 'name="remember"' not in client.get(LOGIN_URL).content.decode()
+    response = _login(client, manager.email)
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["max-age"] == settings.SESSION_HOURS * 3600
+    assert client.session.get_expire_at_browser_close() is False
