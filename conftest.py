@@ -14,6 +14,8 @@ from accounts.tests.factories import ManagerFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+pytest_plugins = ["issuetracker.testing.browser", "issuetracker.testing.mailservers"]
+
 
 def require(condition: bool, reason: str) -> None:
     """Fail under CI=true, skip on a laptop: a test that cannot reach its server never passes silently."""
