@@ -19,10 +19,7 @@ from tickets.models import StateChange, Ticket, TicketSource, TicketState
 
 
 def _bump_board_counter(board_id: int, field: str, delta: int) -> None:
-    # The counters are denormalised (boards.models); tolerate a schema without them so the
-    # factories do not pin one migration state.
-    if any(f.name == field for f in Board._meta.get_fields()):
-        Board.objects.filter(pk=board_id).update(**{field: F(field) + delta})
+    Board.objects.filter(pk=board_id).update(**{field: F(field) + delta})
 
 
 def _counter_for(ticket: Ticket, state: str) -> str:
