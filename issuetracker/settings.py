@@ -215,10 +215,10 @@ if EMAIL_URL:
         }
     }
 else:
-    # Development default: each outgoing mail becomes a file under var/mail/.
+    # Development default: each outgoing mail becomes a readable .txt (and an .eml) under var/mail/.
     MAILERS = {
         "default": {
-            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "BACKEND": "issuetracker.mail_backends.ReadableFileBackend",
             "OPTIONS": {"file_path": MAIL_FILE_PATH},
         }
     }
