@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -57,6 +58,9 @@ class Inbox(models.Model):
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True, editable=False)
     imap_uidvalidity = models.BigIntegerField(null=True, blank=True, editable=False)
     imap_last_uid = models.BigIntegerField(default=0, editable=False)
+    # Who holds the lease: a worker renews or releases only its own claim, so one whose lease ran
+    # out (a long stall) cannot extend the claim another worker has taken over since.
+    poll_lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     objects = InboxQuerySet.as_manager()
 
@@ -75,7 +79,11 @@ class Inbox(models.Model):
                 condition=models.Q(smtp_port__gte=1, smtp_port__lte=65535), name="inbox_smtp_port_range"
             ),
         ]
-        indexes = [models.Index(fields=["is_active", "last_polled_at"], name="inbox_active_polled")]
+        indexes = [
+            models.Index(fields=["is_active", "last_polled_at"], name="inbox_active_polled"),
+            # Loop protection looks senders up among our own from addresses (ING-7).
+            models.Index(Lower("from_address"), name="inbox_from_address_lower"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.from_address}>"
@@ -105,6 +113,8 @@ class OutgoingMailStatus(models.TextChoices):
     PENDING = "pending", _("Waiting to be sent")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+    # Loop protection (ING-7) decided not to send it; kept so the decision is visible.
+    SUPPRESSED = "suppressed", _("Not sent (loop protection)")
 
 
 class OutgoingMailKind(models.TextChoices):
@@ -163,3 +173,141 @@ class OutgoingMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to_email}"
+
+
+class ProcessedEmailStatus(models.TextChoices):
+    RECEIVED = "received", _("Waiting to be processed")
+    TICKET = "ticket", _("Turned into a ticket")
+    QUEUED = "queued", _("Sent to the standby queue")
+    DUPLICATE = "duplicate", _("Ignored as a duplicate")
+    IGNORED = "ignored", _("Ignored (account suspended)")
+    FAILED = "failed", _("Failed")
+
+
+# Statuses that are final: the message is handled and may be marked \\Seen on the server.
+HANDLED_STATUSES = frozenset(set(ProcessedEmailStatus.values) - {ProcessedEmailStatus.RECEIVED})
+
+
+class ProcessedEmail(models.Model):
+    """One message fetched from an inbox, stored (raw bytes first) before anything else happens.
+
+    The row is the unit of exactly-once intake (ING-4, ING-5): it is unique per IMAP message
+    (inbox, UIDVALIDITY, UID) and per Message-ID on the inbox, and its status changes from
+    ``received`` in the same transaction that creates the ticket or standby item.
+    """
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="processed_emails")
+    imap_uidvalidity = models.BigIntegerField()
+    imap_uid = models.BigIntegerField()
+    raw = models.BinaryField(_("raw message"), editable=False)
+    raw_size = models.PositiveIntegerField(_("size in bytes"), default=0)
+    # The Message-ID, or for a message without one a hash of its bytes; empty until parsed.
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True, default="")
+    subject = models.CharField(_("subject"), max_length=998, blank=True, default="")
+    sender_email = models.CharField(_("sender"), max_length=320, blank=True, default="")
+    # When the mail server received it (IMAP INTERNALDATE); the duplicate window is measured on it.
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ProcessedEmailStatus.choices, default=ProcessedEmailStatus.RECEIVED
+    )
+    # Why it failed, was ignored or counted as a duplicate, in words a manager understands.
+    reason = models.TextField(_("reason"), blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("fetched at"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("processed email")
+        verbose_name_plural = _("processed emails")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "imap_uidvalidity", "imap_uid"], name="processedemail_unique_imap_uid"
+            ),
+            # A duplicate keeps its Message-ID for the record but does not claim it.
+            models.UniqueConstraint(
+                fields=["inbox", "message_id"],
+                condition=~models.Q(message_id="") & ~models.Q(status=ProcessedEmailStatus.DUPLICATE),
+                name="processedemail_unique_message_id",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ProcessedEmailStatus.values), name="processedemail_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["inbox", "status", "-created_at"], name="processedemail_inbox_status"),
+            models.Index(fields=["inbox", "sender_email", "received_at"], name="processedemail_sender_window"),
+            models.Index(fields=["inbox", "message_id"], name="processedemail_message_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or f"UID {self.imap_uid}"
+
+
+class StandbyReason(models.TextChoices):
+    NO_KEYWORD_MATCH = "no_keyword_match", _("No keyword matched the subject")
+    EXTERNAL_CREATION_FAILED = "external_creation_failed", _("Creation on the external platform failed")
+    NO_BOARD_MATCH = "no_board_match", _("No board can take this message")
+
+
+class StandbyItemQuerySet(models.QuerySet["StandbyItem"]):
+    def for_manager(self, manager: settings.AUTH_USER_MODEL) -> StandbyItemQuerySet:
+        return self.filter(manager=manager)
+
+
+class StandbyItem(models.Model):
+    """A report that could not be placed on a board automatically (SBQ-1)."""
+
+    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="standby_items")
+    receiving_inbox = models.ForeignKey(
+        Inbox,
+        verbose_name=_("receiving inbox"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="standby_items",
+    )
+    processed_email = models.ForeignKey(
+        ProcessedEmail, on_delete=models.SET_NULL, null=True, blank=True, related_name="standby_items"
+    )
+    subject = models.CharField(_("subject"), max_length=998, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    sender_email = models.EmailField(_("sender"), max_length=320)
+    sender_name = models.CharField(_("sender name"), max_length=255, blank=True)
+    message_id = models.CharField(max_length=998, blank=True, default="")
+    references = models.TextField(blank=True, default="")
+    # Why a reply to this sender must never be automatic (ING-7); empty for a person's mail.
+    auto_generated_reason = models.CharField(max_length=40, blank=True, default="")
+    reason = models.CharField(_("reason"), max_length=30, choices=StandbyReason.choices)
+    original_board = models.ForeignKey(
+        "boards.Board",
+        verbose_name=_("original board"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    retry_count = models.PositiveIntegerField(_("retries"), default=0)
+    created_at = models.DateTimeField(_("received at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = StandbyItemQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("standby item")
+        verbose_name_plural = _("standby items")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reason__in=StandbyReason.values), name="standbyitem_reason_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["manager", "-created_at", "-id"], name="standbyitem_manager_created")]
+
+    def __str__(self) -> str:
+        return self.subject or str(_("(no subject)"))
+
+    @property
+    def title(self) -> str:
+        return self.subject.strip()[:255] or str(_("(no subject)"))

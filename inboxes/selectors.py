@@ -5,7 +5,15 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from .models import Inbox, PollInterval
+from .models import (
+    Inbox,
+    OutgoingMail,
+    OutgoingMailStatus,
+    PollInterval,
+    ProcessedEmail,
+    ProcessedEmailStatus,
+    StandbyItem,
+)
 
 # An active inbox not polled for its interval plus this much means the worker or beat is down.
 STALL_GRACE = timedelta(minutes=10)
@@ -44,4 +52,38 @@ def polling_health(*, now: datetime) -> dict[str, Any]:
 
 
 def standby_queue_count(*, manager: Any) -> int:
-    return 0
+    return StandbyItem.objects.for_manager(manager).count()
+
+
+def inbox_counters(*, inbox: Inbox) -> dict[str, int]:
+    """INB-4 in one query: what became of the messages this inbox took in."""
+    statuses = {
+        "tickets": ProcessedEmailStatus.TICKET,
+        "queued": ProcessedEmailStatus.QUEUED,
+        "duplicates": ProcessedEmailStatus.DUPLICATE,
+        "failed": ProcessedEmailStatus.FAILED,
+        "ignored": ProcessedEmailStatus.IGNORED,
+        "pending": ProcessedEmailStatus.RECEIVED,
+    }
+    return ProcessedEmail.objects.filter(inbox=inbox).aggregate(
+        **{name: Count("id", filter=Q(status=status)) for name, status in statuses.items()}
+    )
+
+
+def inbox_failed_emails(*, inbox: Inbox, limit: int = 50) -> list[ProcessedEmail]:
+    """The newest failed and still-retrying messages, without their raw bytes."""
+    return list(
+        ProcessedEmail.objects.filter(
+            inbox=inbox, status__in=(ProcessedEmailStatus.FAILED, ProcessedEmailStatus.RECEIVED)
+        )
+        .defer("raw")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def inbox_failed_outgoing_mail(*, inbox: Inbox, limit: int = 20) -> list[OutgoingMail]:
+    return list(
+        OutgoingMail.objects.filter(inbox=inbox, status=OutgoingMailStatus.FAILED)
+        .only("id", "to_email", "subject", "last_error", "created_at", "attempts", "status", "inbox_id")
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
+from .models import Inbox
 from .outbox import (
     MAX_ATTEMPTS,
     TransientSendError,
@@ -11,6 +14,13 @@ from .outbox import (
     outgoing_mail_requeue_stalled,
     outgoing_mail_send,
 )
+from .polling import due_inbox_ids, inbox_poll
+
+logger = logging.getLogger(__name__)
+
+# Far above a normal poll (seconds); the lease (5 min, renewed per batch) already keeps others off.
+POLL_SOFT_TIME_LIMIT_SECONDS = 30 * 60
+POLL_TIME_LIMIT_SECONDS = POLL_SOFT_TIME_LIMIT_SECONDS + 60
 
 
 @shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
@@ -31,5 +41,23 @@ def retry_stalled_mail() -> int:
 
 
 @shared_task
-def enqueue_due_polls() -> None:
-    """Beat, every minute: enqueue a poll for each active inbox that is due (filled in with intake)."""
+def enqueue_due_polls() -> int:
+    """Beat, every minute: enqueue a poll for each active inbox that is due (ING-1)."""
+    inbox_ids = due_inbox_ids()
+    for inbox_id in inbox_ids:
+        poll_inbox.delay(inbox_id)
+    return len(inbox_ids)
+
+
+# No retries here: a failed poll is recorded on the inbox and the next interval tries again.
+# acks_late + idempotent polling make a task lost with a killed worker harmless.
+@shared_task(acks_late=True, soft_time_limit=POLL_SOFT_TIME_LIMIT_SECONDS, time_limit=POLL_TIME_LIMIT_SECONDS)
+def poll_inbox(inbox_id: int) -> None:
+    inbox = Inbox.objects.filter(pk=inbox_id, is_active=True).first()
+    if inbox is None:
+        return
+    try:
+        inbox_poll(inbox=inbox)
+    except Exception:
+        # inbox_poll records its own failures; this only keeps a surprise from reaching the worker.
+        logger.exception("inbox poll task failed", extra={"inbox_id": inbox_id})

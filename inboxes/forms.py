@@ -1,0 +1,145 @@
+"""Inbox settings (INB-1, INB-2) and standby assignment forms. They validate; services save."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from boards.models import Board
+
+from .models import Inbox
+from .services import InboxFields
+
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[[0-9A-Fa-f:.]+\]$")
+
+
+class InboxForm(forms.ModelForm):
+    # Never rendered back (INB-2): an empty field on an existing inbox keeps the stored password.
+    imap_password = forms.CharField(
+        label=_("IMAP password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    smtp_password = forms.CharField(
+        label=_("SMTP password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    exclusive_board = forms.ModelChoiceField(
+        label=_("Exclusive board"),
+        queryset=Board.objects.none(),
+        required=False,
+        empty_label=_("None: route by subject keywords"),
+        help_text=_("Every message to this inbox becomes a ticket on this board."),
+    )
+
+    class Meta:
+        model = Inbox
+        fields = [
+            "name",
+            "from_address",
+            "imap_host",
+            "imap_port",
+            "imap_use_ssl",
+            "imap_username",
+            "imap_password",
+            "smtp_host",
+            "smtp_port",
+            "smtp_use_starttls",
+            "smtp_username",
+            "smtp_password",
+            "poll_interval_minutes",
+            "is_active",
+            "exclusive_board",
+        ]
+        help_texts = {
+            "from_address": _("Answers to reporters are sent from this address."),
+            "imap_use_ssl": _("Strongly recommended. Without it the password travels unencrypted."),
+            "smtp_use_starttls": _("Port 465 always uses TLS; on other ports this asks for STARTTLS."),
+        }
+
+    def __init__(self, *args: Any, manager: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.manager = manager
+        self.is_new = self.instance.pk is None
+        boards = Board.objects.filter(manager=manager, is_archived=False).select_related("exclusive_inbox")
+        self.fields["exclusive_board"].queryset = boards.order_by("name")
+        self.fields["exclusive_board"].label_from_instance = self._board_label
+        if not self.is_new:
+            self.fields["exclusive_board"].initial = Board.objects.filter(
+                manager=manager, exclusive_inbox=self.instance
+            ).first()
+            for name in ("imap_password", "smtp_password"):
+                self.fields[name].help_text = _("Leave empty to keep the stored password.")
+        else:
+            self.fields["imap_password"].required = True
+
+    def _board_label(self, board: Board) -> str:
+        other = board.exclusive_inbox
+        if other is not None and other.pk != self.instance.pk:
+            return _("%(board)s (exclusive to %(inbox)s)") % {"board": board.name, "inbox": other.name}
+        return board.name
+
+    def _clean_host(self, name: str) -> str:
+        host = self.cleaned_data.get(name, "").strip()
+        if host and not _HOST_RE.match(host):
+            raise forms.ValidationError(_("Enter a host name such as imap.example.com, without a protocol or port."))
+        return host
+
+    def clean_imap_host(self) -> str:
+        return self._clean_host("imap_host")
+
+    def clean_smtp_host(self) -> str:
+        return self._clean_host("smtp_host")
+
+    def clean_from_address(self) -> str:
+        return self.cleaned_data["from_address"].strip().lower()
+
+    def clean_exclusive_board(self) -> Board | None:
+        board = self.cleaned_data.get("exclusive_board")
+        if board is not None and board.exclusive_inbox_id not in (None, self.instance.pk):
+            raise forms.ValidationError(
+                _("Board “%(board)s” already has the exclusive inbox “%(inbox)s”.")
+                % {"board": board.name, "inbox": board.exclusive_inbox.name}
+            )
+        return board
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        needs_smtp_password = self.is_new or not self.instance.smtp_password_encrypted
+        if cleaned.get("smtp_username") and not cleaned.get("smtp_password") and needs_smtp_password:
+            self.add_error("smtp_password", _("Enter the password for the SMTP username."))
+        return cleaned
+
+    def to_fields(self) -> InboxFields:
+        data = self.cleaned_data
+        return InboxFields(
+            name=data["name"],
+            imap_host=data["imap_host"],
+            imap_port=data["imap_port"],
+            imap_username=data["imap_username"],
+            imap_use_ssl=data["imap_use_ssl"],
+            smtp_host=data["smtp_host"],
+            smtp_port=data["smtp_port"],
+            smtp_username=data["smtp_username"],
+            smtp_use_starttls=data["smtp_use_starttls"],
+            from_address=data["from_address"],
+            poll_interval_minutes=data["poll_interval_minutes"],
+            is_active=data["is_active"],
+            exclusive_board=data.get("exclusive_board"),
+            imap_password=data.get("imap_password") or None,
+            smtp_password=data.get("smtp_password") or None,
+        )
+
+
+class StandbyAssignForm(forms.Form):
+    board = forms.ModelChoiceField(label=_("Board"), queryset=Board.objects.none(), empty_label=None)
+
+    def __init__(self, *args: Any, manager: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["board"].queryset = Board.objects.filter(manager=manager, is_archived=False).order_by("name")

@@ -1,0 +1,341 @@
+"""Polling one inbox (ING-1, ING-5): claim it, fetch new mail by UID in batches, take each in.
+
+The order of a poll is what makes intake exactly-once:
+
+1. Claim the inbox with a conditional UPDATE of its lease, so two workers never poll it at the
+   same time. The lease expires, so a killed worker's claim does not block the inbox forever.
+2. Fetch a batch by UID (BODY.PEEK[], so nothing is marked \\Seen yet) and store the raw bytes,
+   one row per (inbox, UIDVALIDITY, UID), before parsing anything.
+3. Process each stored message in its own transaction (see ``intake``); one bad message never
+   stops the others.
+4. Only then mark the handled messages \\Seen, and remember the last UID.
+
+A crash anywhere leads to a re-poll that finds the stored rows and skips what they say is done.
+Mail is never deleted from the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, connection
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from issuetracker.crypto import DecryptionError
+
+from .imap import FetchedMessage, ImapError, ImapMailbox, ImapSettings
+from .intake import (
+    IntakeContext,
+    intake_context_load,
+    processed_email_mark_failed,
+    processed_email_process,
+    processed_email_record_attempt,
+    received_at_or_now,
+)
+from .models import HANDLED_STATUSES, Inbox, PollInterval, ProcessedEmail, ProcessedEmailStatus
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+BATCH_SIZE = 50
+# Bodies of one FETCH held in memory at once; the worker stays flat as the mailbox grows.
+BATCH_MAX_BYTES = 20 * 1024 * 1024
+MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+MAX_ATTEMPTS = 5
+# Rows left ``received`` by an earlier database error, retried from their stored bytes per poll.
+RETRIES_PER_POLL = 200
+DUE_SLACK = timedelta(seconds=5)
+
+
+class LeaseLostError(Exception):
+    """Another worker holds the inbox now (ours ran out, or the inbox was deleted)."""
+
+
+@dataclass
+class PollResult:
+    claimed: bool
+    fetched: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    error: str = ""
+
+
+def imap_settings_for(inbox: Inbox) -> ImapSettings:
+    try:
+        password = inbox.get_imap_password()
+    except DecryptionError as exc:
+        raise ImapError(
+            _("IMAP: the stored password cannot be decrypted (was ENCRYPTION_KEY changed?). Enter it again.")
+        ) from exc
+    return ImapSettings(
+        host=inbox.imap_host,
+        port=inbox.imap_port,
+        username=inbox.imap_username,
+        password=password,
+        use_ssl=inbox.imap_use_ssl,
+    )
+
+
+def due_inbox_ids(*, now: datetime | None = None) -> list[int]:
+    """Active inboxes whose interval has passed and that nobody is polling right now."""
+    now = now or timezone.now()
+    due = Q(last_polled_at__isnull=True)
+    for interval in PollInterval.values:
+        due |= Q(poll_interval_minutes=interval, last_polled_at__lte=now - timedelta(minutes=interval) + DUE_SLACK)
+    free = Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now)
+    return list(Inbox.objects.active().filter(due, free).order_by("last_polled_at", "id").values_list("pk", flat=True))
+
+
+def inbox_poll(*, inbox: Inbox, batch_size: int = BATCH_SIZE) -> PollResult:
+    """Poll one inbox. Never raises: every failure is recorded on the inbox and logged."""
+    token = _claim(inbox.pk)
+    if token is None:
+        logger.info("inbox poll skipped, claimed elsewhere", extra={"inbox_id": inbox.pk})
+        return PollResult(claimed=False)
+    result = PollResult(claimed=True)
+    log_extra = {"inbox_id": inbox.pk, "imap_host": inbox.imap_host}
+    try:
+        inbox.refresh_from_db()
+        _poll_claimed(inbox=inbox, token=token, batch_size=batch_size, result=result)
+    except ImapError as exc:
+        result.error = str(exc)
+        logger.warning("inbox poll failed", extra={**log_extra, "error": result.error})
+    except LeaseLostError:
+        result.error = _("The poll was interrupted because another worker took over the inbox.")
+        logger.warning("inbox poll lost its lease", extra=log_extra)
+        return result
+    except Exception as exc:
+        result.error = _("Polling stopped on an unexpected error (%(error)s).") % {"error": exc.__class__.__name__}
+        logger.exception("inbox poll crashed", extra=log_extra)
+    _finish(inbox_id=inbox.pk, token=token, error=result.error)
+    logger.info(
+        "inbox polled",
+        extra={**log_extra, "fetched": result.fetched, "outcomes": dict(result.outcomes), "error": result.error},
+    )
+    return result
+
+
+def _claim(inbox_id: int) -> str | None:
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    claimed = Inbox.objects.filter(
+        Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now), pk=inbox_id, is_active=True
+    ).update(poll_lease_until=now + LEASE, poll_lease_token=token, last_polled_at=now)
+    return token if claimed else None
+
+
+def _renew(*, inbox_id: int, token: str, **progress: object) -> None:
+    renewed = Inbox.objects.filter(pk=inbox_id, poll_lease_token=token).update(
+        poll_lease_until=timezone.now() + LEASE, **progress
+    )
+    if not renewed:
+        raise LeaseLostError
+
+
+def _finish(*, inbox_id: int, token: str, error: str) -> None:
+    now = timezone.now()
+    fields: dict[str, object] = {"poll_lease_until": None, "poll_lease_token": ""}
+    if error:
+        fields.update(last_error=error, last_error_at=now)
+    else:
+        fields.update(last_error="", last_success_at=now)
+    try:
+        connection.close_if_unusable_or_obsolete()
+        Inbox.objects.filter(pk=inbox_id, poll_lease_token=token).update(**fields)
+    except DatabaseError:
+        # The lease runs out on its own; the next poll records whatever is still wrong.
+        logger.exception("could not record the end of an inbox poll", extra={"inbox_id": inbox_id})
+
+
+def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResult) -> None:
+    context = intake_context_load(inbox=inbox)
+    with ImapMailbox(imap_settings_for(inbox)) as mailbox:
+        uidvalidity = mailbox.uidvalidity
+        assert uidvalidity is not None
+        known_mailbox = inbox.imap_uidvalidity == uidvalidity
+        tried: set[int] = set()
+        if known_mailbox:
+            uids = mailbox.search_uids(after_uid=inbox.imap_last_uid)
+        else:
+            # A new mailbox (or one whose UIDs were reset): take in what is unread, not years of
+            # archive. The position is saved only once all of it is done, so an interrupted first
+            # poll repeats this search instead of continuing with old read mail.
+            uid_next = mailbox.uid_next()
+            uids = [uid for uid in mailbox.search_uids(after_uid=None) if uid < uid_next]
+            logger.info(
+                "new mailbox, taking in unread mail",
+                extra={"inbox_id": inbox.pk, "uidvalidity": uidvalidity, "unread": len(uids)},
+            )
+        for batch in _chunks(uids, batch_size):
+            _renew(inbox_id=inbox.pk, token=token)
+            _take_in_batch(
+                mailbox=mailbox, context=context, uidvalidity=uidvalidity, uids=batch, result=result, tried=tried
+            )
+            if known_mailbox:
+                _renew(inbox_id=inbox.pk, token=token, imap_uidvalidity=uidvalidity, imap_last_uid=batch[-1])
+        if not known_mailbox:
+            _renew(inbox_id=inbox.pk, token=token, imap_uidvalidity=uidvalidity, imap_last_uid=uid_next - 1)
+        _retry_pending(mailbox=mailbox, context=context, uidvalidity=uidvalidity, result=result, tried=tried)
+
+
+def _take_in_batch(
+    *,
+    mailbox: ImapMailbox,
+    context: IntakeContext,
+    uidvalidity: int,
+    uids: Sequence[int],
+    result: PollResult,
+    tried: set[int],
+) -> None:
+    inbox = context.inbox
+    stored = dict(
+        ProcessedEmail.objects.filter(inbox=inbox, imap_uidvalidity=uidvalidity, imap_uid__in=uids).values_list(
+            "imap_uid", "status"
+        )
+    )
+    # Stored by an earlier, interrupted poll: done ones only need their \Seen flag, pending
+    # ones are taken from their stored bytes in _retry_pending.
+    seen = [uid for uid, status in stored.items() if status in HANDLED_STATUSES]
+    new_uids = [uid for uid in uids if uid not in stored]
+    sizes = mailbox.fetch_sizes(new_uids)
+    too_large = [uid for uid in new_uids if sizes.get(uid, 0) > MAX_MESSAGE_BYTES]
+    if too_large:
+        _record_too_large(inbox=inbox, uidvalidity=uidvalidity, uids=too_large, sizes=sizes)
+        seen.extend(too_large)
+    wanted = [uid for uid in new_uids if uid not in set(too_large)]
+    for part in _byte_chunks(wanted, sizes):
+        messages = mailbox.fetch(part)
+        result.fetched += len(messages)
+        row_ids = _store(inbox=inbox, uidvalidity=uidvalidity, messages=messages)
+        for message in messages:
+            row_id = row_ids.get(message.uid)
+            if row_id is None:
+                continue
+            tried.add(row_id)
+            status = _process_safely(row_id=row_id, raw=message.raw, context=context)
+            result.outcomes[str(status)] += 1
+            if status in HANDLED_STATUSES:
+                seen.append(message.uid)
+        del messages
+    mailbox.mark_seen(seen)
+
+
+def _store(*, inbox: Inbox, uidvalidity: int, messages: Sequence[FetchedMessage]) -> dict[int, int]:
+    """Commit the raw bytes before any parsing; returns UID → row id of the rows still to process."""
+    now = timezone.now()
+    ProcessedEmail.objects.bulk_create(
+        [
+            ProcessedEmail(
+                inbox=inbox,
+                imap_uidvalidity=uidvalidity,
+                imap_uid=message.uid,
+                raw=message.raw,
+                raw_size=len(message.raw),
+                received_at=received_at_or_now(message.internal_date),
+                created_at=now,
+            )
+            for message in messages
+        ],
+        ignore_conflicts=True,
+    )
+    return dict(
+        ProcessedEmail.objects.filter(
+            inbox=inbox,
+            imap_uidvalidity=uidvalidity,
+            imap_uid__in=[message.uid for message in messages],
+            status=ProcessedEmailStatus.RECEIVED,
+        ).values_list("imap_uid", "id")
+    )
+
+
+def _record_too_large(*, inbox: Inbox, uidvalidity: int, uids: Sequence[int], sizes: dict[int, int]) -> None:
+    now = timezone.now()
+    ProcessedEmail.objects.bulk_create(
+        [
+            ProcessedEmail(
+                inbox=inbox,
+                imap_uidvalidity=uidvalidity,
+                imap_uid=uid,
+                raw=b"",
+                raw_size=sizes[uid],
+                status=ProcessedEmailStatus.FAILED,
+                reason=_(
+                    "The message is too large (%(size)d MB; the limit is %(limit)d MB). It was left on the server."
+                )
+                % {"size": sizes[uid] // (1024 * 1024), "limit": MAX_MESSAGE_BYTES // (1024 * 1024)},
+                created_at=now,
+                processed_at=now,
+            )
+            for uid in uids
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _process_safely(*, row_id: int, raw: bytes, context: IntakeContext) -> str:
+    extra = {"inbox_id": context.inbox.pk, "processed_email_id": row_id}
+    try:
+        return processed_email_process(processed_email_id=row_id, raw=raw, context=context)
+    except DatabaseError as exc:
+        logger.exception("database error while processing an email", extra=extra)
+        connection.close_if_unusable_or_obsolete()
+        reason = _("A database error interrupted processing (%(error)s).") % {"error": exc.__class__.__name__}
+        # If even this fails the database is down: let the poll stop and record that.
+        will_retry = processed_email_record_attempt(processed_email_id=row_id, reason=reason, max_attempts=MAX_ATTEMPTS)
+        return ProcessedEmailStatus.RECEIVED if will_retry else ProcessedEmailStatus.FAILED
+    except Exception as exc:
+        logger.exception("unexpected error while processing an email", extra=extra)
+        processed_email_mark_failed(
+            processed_email_id=row_id,
+            reason=_("An unexpected error stopped processing (%(error)s). Reprocess it once the cause is fixed.")
+            % {"error": exc.__class__.__name__},
+        )
+        # The error may have come after the commit (a post-commit hook); the row knows best.
+        status = ProcessedEmail.objects.filter(pk=row_id).values_list("status", flat=True).first()
+        return status or ProcessedEmailStatus.FAILED
+
+
+def _retry_pending(
+    *, mailbox: ImapMailbox, context: IntakeContext, uidvalidity: int, result: PollResult, tried: set[int]
+) -> None:
+    pending = list(
+        ProcessedEmail.objects.filter(inbox=context.inbox, status=ProcessedEmailStatus.RECEIVED)
+        .exclude(pk__in=tried)
+        .order_by("id")
+        .values_list("id", "imap_uidvalidity", "imap_uid")[:RETRIES_PER_POLL]
+    )
+    seen: list[int] = []
+    for row_id, row_uidvalidity, uid in pending:
+        raw = ProcessedEmail.objects.filter(pk=row_id).values_list("raw", flat=True).first()
+        if raw is None:
+            continue
+        status = _process_safely(row_id=row_id, raw=bytes(raw), context=context)
+        result.outcomes[str(status)] += 1
+        if status in HANDLED_STATUSES and row_uidvalidity == uidvalidity:
+            seen.append(uid)
+    mailbox.mark_seen(seen)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), max(size, 1)):
+        yield list(items[start : start + size])
+
+
+def _byte_chunks(uids: Sequence[int], sizes: dict[int, int]) -> Iterator[list[int]]:
+    part: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if part and total + size > BATCH_MAX_BYTES:
+            yield part
+            part, total = [], 0
+        part.append(uid)
+        total += size
+    if part:
+        yield part

@@ -1,0 +1,60 @@
+"""Writes on the standby queue (SBQ-2): assign an item to a board, or discard it."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from boards.models import Board
+from tickets.models import Ticket, TicketSource
+from tickets.services import TicketError, ticket_create
+
+from .loops import confirmation_apply_loop_protection
+from .models import ProcessedEmail, StandbyItem
+
+logger = logging.getLogger(__name__)
+
+
+class StandbyItemGoneError(TicketError):
+    """Somebody else assigned or discarded the item first (a second tab, a double click)."""
+
+
+def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
+    """Create the ticket (with its confirmation, EML-1/ING-6) and remove the item, in one transaction."""
+    if board.manager_id != standby_item.manager_id:
+        raise ValueError("a standby item can only be assigned to a board of its own manager")
+    with transaction.atomic():
+        locked = StandbyItem.objects.select_for_update().filter(pk=standby_item.pk).first()
+        if locked is None:
+            raise StandbyItemGoneError(_("This item was already assigned or discarded."))
+        ticket = ticket_create(
+            board=board,
+            title=locked.title,
+            description=locked.body,
+            creator_email=locked.sender_email,
+            source=TicketSource.EMAIL,
+            receiving_inbox=locked.receiving_inbox,
+            source_message_id=locked.message_id,
+            source_references=locked.references,
+        )
+        # A manager's click is not a reason to answer an auto-responder (ING-7).
+        confirmation_apply_loop_protection(
+            ticket_id=ticket.pk, inbox=locked.receiving_inbox, auto_generated_reason=locked.auto_generated_reason
+        )
+        if locked.processed_email_id is not None:
+            ProcessedEmail.objects.filter(pk=locked.processed_email_id).update(ticket=ticket)
+        locked.delete()
+    logger.info(
+        "standby item assigned",
+        extra={"standby_item_id": standby_item.pk, "board_id": board.pk, "ticket_id": ticket.pk},
+    )
+    return ticket
+
+
+def standby_item_discard(*, standby_item: StandbyItem) -> None:
+    deleted, _rows = StandbyItem.objects.filter(pk=standby_item.pk).delete()
+    if not deleted:
+        raise StandbyItemGoneError(_("This item was already assigned or discarded."))
+    logger.info("standby item discarded", extra={"standby_item_id": standby_item.pk})
