@@ -70,7 +70,8 @@ def board_form(request: HttpRequest, unique_name: str) -> HttpResponse:
     if closed is not None:
         return closed
 
-    form = PublicTicketForm(request.POST or None)
+    # Bound on every POST, even an empty one, so a bare POST shows errors instead of a blank form.
+    form = PublicTicketForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if form.is_bot:
             logger.info("honeypot filled, report dropped", extra={"board_id": board.pk, "ip": client_ip(request)})

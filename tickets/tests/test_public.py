@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 
 from accounts.services import manager_suspend
+from accounts.tests.factories import ManagerFactory
 from inboxes.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from tickets.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Ticket, TicketSource, TicketState
 from tickets.public_views import SUBMITTED_SESSION_KEY
@@ -202,6 +203,12 @@ def test_missing_fields_are_reported_inline(client, board):
     assert html.count("invalid-feedback") >= 3
     assert 'aria-invalid="true"' in html or "is-invalid" in html
     assert not Ticket.objects.exists()
+
+
+def test_an_empty_post_is_reported_inline_too(client, board):
+    response = client.post(_form_url(board))
+    assert response.status_code == 200
+    assert set(_field_errors(response)) == {"email", "title", "description"}
 
 
 def test_invalid_email_is_reported_inline(client, board):
@@ -414,3 +421,64 @@ def test_public_pages_in_polish(client, board):
     gone = BoardFactory(manager=board.manager, archived=True)
     gone_page = client.get(_form_url(gone), HTTP_ACCEPT_LANGUAGE="pl")
     assert "Ta tablica nie przyjmuje już zgłoszeń" in gone_page.content.decode()
+
+
+# --- In a phone-sized browser (NFR-8) --------------------------------------------------------
+
+
+def _no_horizontal_scroll(page) -> bool:  # type: ignore[no-untyped-def]
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_report_on_a_phone_then_follow_the_secret_link(live_server, browser_page, screenshot, mailoutbox):
+    manager = ManagerFactory(email="phone.manager@example.com")
+    board = BoardFactory(manager=manager, name="Office IT", unique_name="office-it", greeting="Hello!\nTell us.")
+    page = browser_page
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+
+    page.goto(f"{live_server.url}/board/{board.unique_name}")
+    assert _no_horizontal_scroll(page)
+    honeypot = page.locator("input[name=website]")
+    box = honeypot.bounding_box()
+    assert box is None or box["x"] + box["width"] <= 0, "the honeypot is off screen"
+    screenshot("form-375px")
+
+    # Keyboard order skips the honeypot: email, title, description, then the button.
+    page.get_by_label("Your email address").focus()
+    focused = []
+    for _step in range(3):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.name || document.activeElement.type"))
+    assert focused == ["title", "description", "submit"]
+
+    page.get_by_role("button", name="Send report").click()
+    assert page.locator(".invalid-feedback").count() == 3
+    screenshot("inline-errors")
+
+    page.get_by_label("Your email address").fill("reporter@example.org")
+    page.get_by_label("Title").fill("Printer <b>jammed</b>")
+    page.get_by_label("Description").fill("Floor 2.\nError 42.")
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_url(re.compile(r"/board/office-it/submitted$"))
+    assert _no_horizontal_scroll(page)
+
+    ticket = Ticket.objects.get()
+    link = page.get_by_label("Private link to your ticket").input_value()
+    assert link == f"http://testserver/ticket/{ticket.uuid}"  # SITE_URL of the test settings
+    copy = page.get_by_role("button", name="Copy")
+    assert copy.is_visible(), "public.js reveals the copy button"
+    copy.click()
+    page.get_by_text("Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == link
+    screenshot("submitted-375px")
+
+    page.goto(f"{live_server.url}/ticket/{ticket.uuid}")
+    assert page.get_by_role("heading", name="Printer <b>jammed</b>").is_visible()
+    badge = page.locator(".state-badge").first
+    assert badge.inner_text() == "New"
+    assert badge.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(11, 94, 215)"
+    assert _no_horizontal_scroll(page)
+    screenshot("secret-page-375px")
