@@ -482,3 +482,20 @@ def test_report_on_a_phone_then_follow_the_secret_link(live_server, browser_page
     assert badge.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(11, 94, 215)"
     assert _no_horizontal_scroll(page)
     screenshot("secret-page-375px")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_language_switch_works_on_the_secret_page(live_server, browser_page, compiled_messages):
+    # The reason for Referrer-Policy: same-origin rather than no-referrer: with no-referrer
+    # Chromium sends "Origin: null" on this form's POST and Django's CSRF check refuses it.
+    ticket = TicketFactory(board=BoardFactory(manager=ManagerFactory(email="lang.manager@example.com")))
+    page = browser_page
+    posts: list[dict[str, str]] = []
+    page.on("request", lambda request: posts.append(request.headers) if request.method == "POST" else None)
+    page.goto(f"{live_server.url}/ticket/{ticket.uuid}")
+    with page.expect_navigation():
+        page.get_by_label("Language").select_option("pl")
+    assert page.url == f"{live_server.url}/ticket/{ticket.uuid}"
+    assert page.get_by_role("heading", name="Historia").is_visible()
+    assert posts and posts[0].get("origin") == live_server.url
