@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from allauth.account.forms import ChangePasswordForm
 from allauth.account.models import EmailAddress
+from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -109,7 +110,11 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
                 .select_related("user")
                 .first()
             )
-            if email_address is not None:
+            # allauth's per-address limit (1 per 3 minutes) keeps this from being used to flood
+            # someone's mailbox; the answer below stays the same either way.
+            if email_address is not None and ratelimit.consume(
+                request, action="confirm_email", key=email_address.email.lower()
+            ):
                 email_address.send_confirmation(request)
             messages.info(
                 request,

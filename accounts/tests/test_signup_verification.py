@@ -235,3 +235,14 @@ def test_signup_with_a_taken_address_does_not_reveal_it(client, django_capture_o
     assert response["Location"] == reverse("account_email_verification_sent")
     assert Manager.objects.filter(email=NEW_EMAIL).count() == 1
     assert [m.to for m in mail.outbox] == [[NEW_EMAIL]]
+
+
+def test_resend_is_limited_per_address_with_the_same_answer(client, django_capture_on_commit_callbacks):
+    ManagerFactory(email="waiting@example.com", verified=False)
+    answers = []
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(RESEND_URL, {"email": "waiting@example.com"}, follow=True)
+        answers.append([str(m) for m in response.context["messages"]])
+    assert answers[0] == answers[1] == answers[2]
+    assert len(mail.outbox) == 1  # one mail per address per 3 minutes, however often asked
