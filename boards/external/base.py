@@ -153,17 +153,14 @@ def send(
             allow_redirects=False,
         )
     except requests.Timeout as exc:
-        logger.warning(
-            "%s %s %s: no answer within %s s", platform, method, _path(url), timeout
-        )
+        logger.warning("%s %s %s: no answer within %s s", platform, method, _path(url), timeout)
         raise TransientExternalError(
             f"{platform} did not answer within {timeout:g} seconds; it will be tried again later."
         ) from exc
     except requests.ConnectionError as exc:
         logger.warning("%s %s %s: connection failed", platform, method, _path(url))
         raise TransientExternalError(
-            f"{platform} could not be reached (network problem or wrong address); "
-            "it will be tried again later."
+            f"{platform} could not be reached (network problem or wrong address); it will be tried again later."
         ) from exc
     except requests.RequestException as exc:
         # MissingSchema, InvalidURL and friends: the configured address itself is unusable.
@@ -191,14 +188,9 @@ def send(
 
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 429:
-        wait = (
-            f" (it asks to wait {retry_after:g} seconds)"
-            if retry_after is not None
-            else ""
-        )
+        wait = f" (it asks to wait {retry_after:g} seconds)" if retry_after is not None else ""
         raise TransientExternalError(
-            f"{platform} is limiting the number of requests right now{wait}; "
-            "it will be tried again later.",
+            f"{platform} is limiting the number of requests right now{wait}; it will be tried again later.",
             retry_after=retry_after,
         )
     if status >= 500:
@@ -221,9 +213,7 @@ def send(
     if status == 400:
         raise PermanentExternalError(messages.bad_request(detail))
     suffix = f": {detail}" if detail else ""
-    raise PermanentExternalError(
-        f"{platform} refused the request (HTTP {status}){suffix}"
-    )
+    raise PermanentExternalError(f"{platform} refused the request (HTTP {status}){suffix}")
 
 
 def _path(url: str) -> str:

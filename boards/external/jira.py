@@ -77,14 +77,10 @@ def jira_test_connection(config: JiraConfig, *, timeout: float = TIMEOUT) -> str
         not_found=_project_not_found(config),
     )
     if not isinstance(myself, dict) or not isinstance(project, dict):
-        raise PermanentExternalError(
-            "Jira: the address answered, but not like the Jira API does; check the address."
-        )
+        raise PermanentExternalError("Jira: the address answered, but not like the Jira API does; check the address.")
 
     issue_types = [
-        str(item.get("name"))
-        for item in project.get("issueTypes") or []
-        if isinstance(item, dict) and item.get("name")
+        str(item.get("name")) for item in project.get("issueTypes") or [] if isinstance(item, dict) and item.get("name")
     ]
     # Older or restricted answers may omit issueTypes; only complain when Jira listed them.
     if issue_types and config.issue_type not in issue_types:
@@ -115,9 +111,7 @@ def jira_create_issue(
             "project": {"key": config.project_key},
             "summary": jira_summary(title),
             "issuetype": {"name": config.issue_type},
-            "description": jira_description_adf(
-                description, creator_email=creator_email
-            ),
+            "description": jira_description_adf(description, creator_email=creator_email),
         }
     }
     created = _call(
@@ -129,13 +123,9 @@ def jira_create_issue(
         not_found=_project_not_found(config),
     )
     if not isinstance(created, dict) or not created.get("id") or not created.get("key"):
-        raise PermanentExternalError(
-            "Jira: the issue may not have been created; the answer did not contain its key."
-        )
+        raise PermanentExternalError("Jira: the issue may not have been created; the answer did not contain its key.")
     key = str(created["key"])
-    return ExternalIssue(
-        external_id=str(created["id"]), url=f"{_site(config)}/browse/{key}"
-    )
+    return ExternalIssue(external_id=str(created["id"]), url=f"{_site(config)}/browse/{key}")
 
 
 def jira_summary(title: str) -> str:
@@ -171,9 +161,7 @@ def _site(config: JiraConfig) -> str:
 
 
 def _project_not_found(config: JiraConfig) -> str:
-    return (
-        f"Jira: project {config.project_key} not found or not visible to this account."
-    )
+    return f"Jira: project {config.project_key} not found or not visible to this account."
 
 
 def _call(

@@ -67,9 +67,7 @@ class TrelloConfig:
 
 def trello_test_connection(config: TrelloConfig, *, timeout: float = TIMEOUT) -> str:
     """Check key, token, board (and the chosen list); return a sentence for the manager."""
-    member = _call(
-        config, "GET", "/1/members/me", timeout=timeout, not_found=_NOT_TRELLO
-    )
+    member = _call(config, "GET", "/1/members/me", timeout=timeout, not_found=_NOT_TRELLO)
     board = _call(
         config,
         "GET",
@@ -82,17 +80,14 @@ def trello_test_connection(config: TrelloConfig, *, timeout: float = TIMEOUT) ->
         raise PermanentExternalError(_NOT_TRELLO)
     board_name = board.get("name") or config.board_id
     if board.get("closed"):
-        raise PermanentExternalError(
-            f'Trello: board "{board_name}" is archived (closed).'
-        )
+        raise PermanentExternalError(f'Trello: board "{board_name}" is archived (closed).')
 
     target = ""
     if config.list_id:
         lists = dict(trello_board_lists(config, timeout=timeout))
         if config.list_id not in lists:
             raise PermanentExternalError(
-                f'Trello: the chosen list is not an open list of board "{board_name}"; '
-                "choose the list again."
+                f'Trello: the chosen list is not an open list of board "{board_name}"; choose the list again.'
             )
         target = f', list "{lists[config.list_id]}"'
 
@@ -100,9 +95,7 @@ def trello_test_connection(config: TrelloConfig, *, timeout: float = TIMEOUT) ->
     return f'Connected to Trello as {who}; board "{board_name}"{target} is reachable.'
 
 
-def trello_board_lists(
-    config: TrelloConfig, *, timeout: float = TIMEOUT
-) -> list[tuple[str, str]]:
+def trello_board_lists(config: TrelloConfig, *, timeout: float = TIMEOUT) -> list[tuple[str, str]]:
     """The board's open lists as ``(id, name)``, in board order."""
     lists = _call(
         config,
@@ -115,9 +108,7 @@ def trello_board_lists(
     if not isinstance(lists, list):
         raise PermanentExternalError(_NOT_TRELLO)
     return [
-        (str(item["id"]), str(item.get("name") or ""))
-        for item in lists
-        if isinstance(item, dict) and item.get("id")
+        (str(item["id"]), str(item.get("name") or "")) for item in lists if isinstance(item, dict) and item.get("id")
     ]
 
 
@@ -131,9 +122,7 @@ def trello_create_card(
 ) -> ExternalIssue:
     """Create the card at the bottom of the configured list; return its id and short URL."""
     if not config.list_id:
-        raise PermanentExternalError(
-            "Trello: no list is chosen for new cards; choose one in the board settings."
-        )
+        raise PermanentExternalError("Trello: no list is chosen for new cards; choose one in the board settings.")
     # Sent as a JSON body, not query parameters: e-mail descriptions can be long and URLs are not.
     payload = {
         "idList": config.list_id,
@@ -153,14 +142,10 @@ def trello_create_card(
         ),
     )
     if not isinstance(card, dict) or not card.get("id"):
-        raise PermanentExternalError(
-            "Trello: the card may not have been created; the answer did not contain its id."
-        )
+        raise PermanentExternalError("Trello: the card may not have been created; the answer did not contain its id.")
     url = card.get("shortUrl") or card.get("url")
     if not url:
-        raise PermanentExternalError(
-            "Trello: the answer for the new card did not contain a link."
-        )
+        raise PermanentExternalError("Trello: the answer for the new card did not contain a link.")
     return ExternalIssue(external_id=str(card["id"]), url=str(url))
 
 
@@ -201,8 +186,7 @@ def _call(
 ) -> Any:
     messages = StatusMessages(
         unauthorized=(
-            "Trello refused the API key and token; check both and that the token has not "
-            "expired or been revoked."
+            "Trello refused the API key and token; check both and that the token has not expired or been revoked."
         ),
         forbidden=(
             f"Trello: this account is not allowed to do this on board {config.board_id}; "

@@ -72,9 +72,7 @@ class Reply:
 
 @dataclass(frozen=True)
 class _ScriptedFailure:
-    status: (
-        int | None
-    )  # None means: never answer (until ``hang_seconds`` pass or shutdown)
+    status: int | None  # None means: never answer (until ``hang_seconds`` pass or shutdown)
     retry_after: str | None = None
     hang_seconds: float = 0.0
 
@@ -133,22 +131,16 @@ class FakePlatform:
 
     # -- scripting ---------------------------------------------------------------------------
 
-    def fail_next(
-        self, status: int, *, times: int = 1, retry_after: float | str | None = None
-    ) -> None:
+    def fail_next(self, status: int, *, times: int = 1, retry_after: float | str | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` and the platform's error body."""
         header = None if retry_after is None else str(retry_after)
         with self._lock:
-            self._failures.extend(
-                _ScriptedFailure(status, header) for _ in range(times)
-            )
+            self._failures.extend(_ScriptedFailure(status, header) for _ in range(times))
 
     def hang_next(self, *, seconds: float, times: int = 1) -> None:
         """Leave the next ``times`` requests unanswered for ``seconds`` (longer than the timeout)."""
         with self._lock:
-            self._failures.extend(
-                _ScriptedFailure(None, hang_seconds=seconds) for _ in range(times)
-            )
+            self._failures.extend(_ScriptedFailure(None, hang_seconds=seconds) for _ in range(times))
 
     # -- request handling --------------------------------------------------------------------
 
@@ -296,9 +288,7 @@ class FakeJira(FakePlatform):
                 return Reply.json(
                     404,
                     {
-                        "errorMessages": [
-                            f"No project could be found with key '{key}'."
-                        ],
+                        "errorMessages": [f"No project could be found with key '{key}'."],
                         "errors": {},
                     },
                 )
@@ -321,9 +311,7 @@ class FakeJira(FakePlatform):
 
     def _create_issue(self, request: RecordedRequest) -> Reply:
         if not request.headers.get("content-type", "").startswith(JSON):
-            return Reply.json(
-                415, {"errorMessages": ["Unsupported Media Type"], "errors": {}}
-            )
+            return Reply.json(415, {"errorMessages": ["Unsupported Media Type"], "errors": {}})
         try:
             body = request.json()
         except ValueError:
@@ -346,9 +334,7 @@ class FakeJira(FakePlatform):
 
         errors: dict[str, str] = {}
         project_key = _dig(fields, "project", "key")
-        project = (
-            self.projects.get(project_key) if isinstance(project_key, str) else None
-        )
+        project = self.projects.get(project_key) if isinstance(project_key, str) else None
         if project is None:
             errors["project"] = "Specify a valid project ID or key"
 
@@ -358,9 +344,7 @@ class FakeJira(FakePlatform):
         elif len(summary) > 255:
             errors["summary"] = "Summary must be less than 255 characters."
         elif "\n" in summary or "\r" in summary:
-            errors["summary"] = (
-                "The summary is invalid because it contains newline characters."
-            )
+            errors["summary"] = "The summary is invalid because it contains newline characters."
 
         issue_type = _dig(fields, "issuetype", "name")
         if not isinstance(issue_type, str) or not issue_type:
@@ -369,9 +353,7 @@ class FakeJira(FakePlatform):
             errors["issuetype"] = "Specify a valid issue type"
 
         if "description" in fields and not is_valid_adf(fields["description"]):
-            errors["description"] = (
-                "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
-            )
+            errors["description"] = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 
         if errors:
             return Reply.json(400, {"errorMessages": [], "errors": errors})
@@ -565,9 +547,7 @@ class FakeTrello(FakePlatform):
             return params.get("oauth_consumer_key"), params.get("oauth_token")
         return _first(request.query, "key"), _first(request.query, "token")
 
-    def _lists_json(
-        self, board_id: str, board: dict[str, Any], request: RecordedRequest
-    ) -> list[dict[str, Any]]:
+    def _lists_json(self, board_id: str, board: dict[str, Any], request: RecordedRequest) -> list[dict[str, Any]]:
         wanted = _first(request.query, "filter") or "open"
         return [
             {
@@ -582,9 +562,7 @@ class FakeTrello(FakePlatform):
 
     def _create_card(self, request: RecordedRequest) -> Reply:
         # Trello reads parameters from the query string and from a JSON or form body alike.
-        params: dict[str, Any] = {
-            name: values[0] for name, values in request.query.items()
-        }
+        params: dict[str, Any] = {name: values[0] for name, values in request.query.items()}
         content_type = request.headers.get("content-type", "")
         if request.body:
             if content_type.startswith(JSON):
@@ -610,9 +588,7 @@ class FakeTrello(FakePlatform):
         desc = params.get("desc", "")
         if not isinstance(desc, str) or len(desc) > 16384:
             return Reply.text(400, "invalid value for desc")
-        if params.get("pos", "bottom") not in ("top", "bottom") and not _is_number(
-            params["pos"]
-        ):
+        if params.get("pos", "bottom") not in ("top", "bottom") and not _is_number(params["pos"]):
             return Reply.text(400, "invalid value for pos")
 
         with self._lock:

@@ -86,8 +86,7 @@ def test_jira_test_connection_names_account_and_project(fake_jira: FakeJira) -> 
     sentence = jira_test_connection(fake_jira.config())
 
     assert sentence == (
-        'Connected to Jira as Dana Manager; new tickets will be created as "Task" '
-        "in project ABC (Alpha Beta Corp)."
+        'Connected to Jira as Dana Manager; new tickets will be created as "Task" in project ABC (Alpha Beta Corp).'
     )
     assert [(r.method, r.path) for r in fake_jira.requests] == [
         ("GET", "/rest/api/3/myself"),
@@ -98,9 +97,7 @@ def test_jira_test_connection_names_account_and_project(fake_jira: FakeJira) -> 
 def test_jira_create_issue_sends_documented_fields_and_returns_browse_url(
     fake_jira: FakeJira,
 ) -> None:
-    config = fake_jira.config(
-        site_url=fake_jira.url + "/"
-    )  # trailing slash is tolerated
+    config = fake_jira.config(site_url=fake_jira.url + "/")  # trailing slash is tolerated
 
     issue = _create_jira(
         config,
@@ -108,9 +105,7 @@ def test_jira_create_issue_sends_documented_fields_and_returns_browse_url(
         description="First paragraph.\n\nSecond line one\nSecond line two",
     )
 
-    assert issue == ExternalIssue(
-        external_id="10001", url=f"{fake_jira.url}/browse/ABC-1"
-    )
+    assert issue == ExternalIssue(external_id="10001", url=f"{fake_jira.url}/browse/ABC-1")
     sent = fake_jira.requests[-1]
     assert (sent.method, sent.path) == ("POST", "/rest/api/3/issue")
     assert sent.headers["content-type"].startswith("application/json")
@@ -146,12 +141,8 @@ def test_jira_create_issue_sends_documented_fields_and_returns_browse_url(
 def test_jira_uses_basic_auth_with_email_and_token(fake_jira: FakeJira) -> None:
     jira_test_connection(fake_jira.config())
 
-    expected = base64.b64encode(
-        f"{fake_jira.email}:{fake_jira.api_token}".encode()
-    ).decode()
-    assert all(
-        r.headers["authorization"] == f"Basic {expected}" for r in fake_jira.requests
-    )
+    expected = base64.b64encode(f"{fake_jira.email}:{fake_jira.api_token}".encode()).decode()
+    assert all(r.headers["authorization"] == f"Basic {expected}" for r in fake_jira.requests)
 
 
 def test_jira_summary_is_one_line_and_cut_to_255(fake_jira: FakeJira) -> None:
@@ -182,17 +173,12 @@ def test_jira_issue_type_from_config(fake_jira: FakeJira) -> None:
         ("A\n  \nB", [["A"], ["B"], [f"Reported by: {CREATOR}"]]),
     ],
 )
-def test_jira_description_adf_paragraphs(
-    description: str, expected_paragraphs: list[list[str]]
-) -> None:
+def test_jira_description_adf_paragraphs(description: str, expected_paragraphs: list[list[str]]) -> None:
     document = jira_description_adf(description, creator_email=CREATOR)
 
     assert is_valid_adf(document)
     assert document["type"] == "doc" and document["version"] == 1
-    texts = [
-        [node["text"] for node in block["content"] if node["type"] == "text"]
-        for block in document["content"]
-    ]
+    texts = [[node["text"] for node in block["content"] if node["type"] == "text"] for block in document["content"]]
     assert texts == expected_paragraphs
 
 
@@ -203,14 +189,10 @@ def test_fake_jira_rejects_invalid_adf() -> None:
         {
             "type": "doc",
             "version": 1,
-            "content": [
-                {"type": "paragraph", "content": [{"type": "text", "text": ""}]}
-            ],
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": ""}]}],
         }
     )
-    assert not is_valid_adf(
-        {"type": "doc", "version": 1, "content": [{"type": "text", "text": "x"}]}
-    )
+    assert not is_valid_adf({"type": "doc", "version": 1, "content": [{"type": "text", "text": "x"}]})
 
 
 # ================================================================================================
@@ -226,9 +208,7 @@ def test_jira_wrong_token_is_permanent_and_says_credentials(
     with pytest.raises(PermanentExternalError) as caught:
         jira_test_connection(config)
 
-    assert caught.value.message.startswith(
-        "Jira: the site refused the email manager@example.com"
-    )
+    assert caught.value.message.startswith("Jira: the site refused the email manager@example.com")
     assert "ATATT-wrong-token" not in str(caught.value)
 
 
@@ -236,19 +216,14 @@ def test_jira_unknown_project(fake_jira: FakeJira) -> None:
     with pytest.raises(PermanentExternalError) as caught:
         jira_test_connection(fake_jira.config(project_key="XYZ"))
 
-    assert (
-        str(caught.value)
-        == "Jira: project XYZ not found or not visible to this account."
-    )
+    assert str(caught.value) == "Jira: project XYZ not found or not visible to this account."
 
 
 def test_jira_test_connection_checks_issue_type(fake_jira: FakeJira) -> None:
     with pytest.raises(PermanentExternalError) as caught:
         jira_test_connection(fake_jira.config(issue_type="Epic"))
 
-    assert str(caught.value) == (
-        'Jira: project ABC has no issue type "Epic"; available: Task, Bug.'
-    )
+    assert str(caught.value) == ('Jira: project ABC has no issue type "Epic"; available: Task, Bug.')
 
 
 def test_jira_field_errors_are_spelled_out(fake_jira: FakeJira) -> None:
@@ -263,9 +238,7 @@ def test_jira_field_errors_are_spelled_out(fake_jira: FakeJira) -> None:
 
 
 def test_jira_unknown_project_on_create_is_a_field_error(fake_jira: FakeJira) -> None:
-    with pytest.raises(
-        PermanentExternalError, match="project: Specify a valid project ID or key"
-    ):
+    with pytest.raises(PermanentExternalError, match="project: Specify a valid project ID or key"):
         _create_jira(fake_jira.config(project_key="NOPE"))
 
 
@@ -293,8 +266,7 @@ def test_jira_unreachable_site_is_transient() -> None:
         _create_jira(config)
 
     assert caught.value.message == (
-        "Jira could not be reached (network problem or wrong address); "
-        "it will be tried again later."
+        "Jira could not be reached (network problem or wrong address); it will be tried again later."
     )
     assert caught.value.retry_after is None
 
@@ -315,10 +287,7 @@ def test_trello_test_connection_names_member_board_and_list(
 ) -> None:
     sentence = trello_test_connection(fake_trello.config())
 
-    assert (
-        sentence
-        == 'Connected to Trello as Dana Manager; board "Support", list "Inbox" is reachable.'
-    )
+    assert sentence == 'Connected to Trello as Dana Manager; board "Support", list "Inbox" is reachable.'
     paths = [r.path for r in fake_trello.requests]
     assert paths[:2] == ["/1/members/me", "/1/boards/5f0000000000000000000001"]
 
@@ -326,9 +295,7 @@ def test_trello_test_connection_names_member_board_and_list(
 def test_trello_test_connection_without_list(fake_trello: FakeTrello) -> None:
     sentence = trello_test_connection(fake_trello.config(list_id=""))
 
-    assert (
-        sentence == 'Connected to Trello as Dana Manager; board "Support" is reachable.'
-    )
+    assert sentence == 'Connected to Trello as Dana Manager; board "Support" is reachable.'
 
 
 def test_trello_board_lists_returns_open_lists_in_order(
@@ -345,9 +312,7 @@ def test_trello_board_lists_returns_open_lists_in_order(
 def test_trello_create_card_appends_creator_and_returns_short_url(
     fake_trello: FakeTrello,
 ) -> None:
-    issue = _create_trello(
-        fake_trello.config(), title="Printer\non fire", description="It smokes.\r\n"
-    )
+    issue = _create_trello(fake_trello.config(), title="Printer\non fire", description="It smokes.\r\n")
 
     card = fake_trello.created_cards[0]
     assert issue == ExternalIssue(external_id=card["id"], url=card["shortUrl"])
@@ -389,9 +354,7 @@ def test_trello_description_keeps_reporter_line_when_truncated() -> None:
 
     assert len(desc) <= 16384
     assert desc.endswith(f"…\n\nReported by: {CREATOR}")
-    assert (
-        trello_card_description("", creator_email=CREATOR) == f"Reported by: {CREATOR}"
-    )
+    assert trello_card_description("", creator_email=CREATOR) == f"Reported by: {CREATOR}"
 
 
 def test_trello_long_description_accepted_by_fake(fake_trello: FakeTrello) -> None:
@@ -415,9 +378,7 @@ def test_trello_long_description_accepted_by_fake(fake_trello: FakeTrello) -> No
         ({"api_key": "f" * 32}, "Trello refused the API key and token"),
     ],
 )
-def test_trello_wrong_credentials(
-    fake_trello: FakeTrello, overrides: dict[str, str], expected: str
-) -> None:
+def test_trello_wrong_credentials(fake_trello: FakeTrello, overrides: dict[str, str], expected: str) -> None:
     with pytest.raises(PermanentExternalError) as caught:
         trello_test_connection(fake_trello.config(**overrides))
 
@@ -430,9 +391,7 @@ def test_trello_unknown_board(fake_trello: FakeTrello, board_id: str) -> None:
     with pytest.raises(PermanentExternalError) as caught:
         trello_test_connection(fake_trello.config(board_id=board_id))
 
-    assert str(caught.value) == (
-        f"Trello: board {board_id} not found or not visible to this account."
-    )
+    assert str(caught.value) == (f"Trello: board {board_id} not found or not visible to this account.")
 
 
 def test_trello_test_connection_rejects_list_of_another_board(
@@ -446,9 +405,7 @@ def test_trello_create_card_on_vanished_list(fake_trello: FakeTrello) -> None:
     with pytest.raises(PermanentExternalError) as caught:
         _create_trello(fake_trello.config(list_id="5f00000000000000000000ee"))
 
-    assert str(caught.value) == (
-        "Trello: the chosen list does not exist any more; choose the list again."
-    )
+    assert str(caught.value) == ("Trello: the chosen list does not exist any more; choose the list again.")
 
 
 def test_trello_create_card_without_list_makes_no_request(
@@ -533,9 +490,7 @@ def test_scripted_status_maps_to_exception(
         assert "tried again later" in error.message
 
 
-def test_404_on_the_card_list_and_the_project_are_named(
-    fake_jira: FakeJira, fake_trello: FakeTrello
-) -> None:
+def test_404_on_the_card_list_and_the_project_are_named(fake_jira: FakeJira, fake_trello: FakeTrello) -> None:
     fake_jira.fail_next(404)
     fake_trello.fail_next(404)
 
@@ -544,17 +499,12 @@ def test_404_on_the_card_list_and_the_project_are_named(
     with pytest.raises(PermanentExternalError) as trello_error:
         _create_trello(fake_trello.config())
 
-    assert (
-        str(jira_error.value)
-        == "Jira: project ABC not found or not visible to this account."
-    )
+    assert str(jira_error.value) == "Jira: project ABC not found or not visible to this account."
     assert "the chosen list was not found" in str(trello_error.value)
 
 
 def test_retry_after_http_date_is_honoured(fake_jira: FakeJira) -> None:
-    fake_jira.fail_next(
-        429, retry_after=email.utils.formatdate(time.time() + 30, usegmt=True)
-    )
+    fake_jira.fail_next(429, retry_after=email.utils.formatdate(time.time() + 30, usegmt=True))
 
     with pytest.raises(TransientExternalError) as caught:
         _create_jira(fake_jira.config())
@@ -576,9 +526,7 @@ def test_the_call_after_a_scripted_failure_succeeds(fake_trello: FakeTrello) -> 
 
 
 @pytest.mark.parametrize("platform", ["jira", "trello"])
-def test_hang_longer_than_timeout_is_transient(
-    platform: str, fake_jira: FakeJira, fake_trello: FakeTrello
-) -> None:
+def test_hang_longer_than_timeout_is_transient(platform: str, fake_jira: FakeJira, fake_trello: FakeTrello) -> None:
     fake = fake_jira if platform == "jira" else fake_trello
     fake.hang_next(seconds=1.5)
     started = time.monotonic()
@@ -603,9 +551,7 @@ def test_hang_longer_than_timeout_is_transient(
 
     assert time.monotonic() - started < 1.0
     name = "Jira" if platform == "jira" else "Trello"
-    assert caught.value.message == (
-        f"{name} did not answer within 0.2 seconds; it will be tried again later."
-    )
+    assert caught.value.message == (f"{name} did not answer within 0.2 seconds; it will be tried again later.")
 
 
 @pytest.mark.parametrize(
@@ -656,9 +602,7 @@ def _exception_texts(error: BaseException) -> str:
             str(error),
             repr(error),
             repr(error.args),
-            "".join(
-                traceback.format_exception(error)
-            ),  # includes the chained requests error
+            "".join(traceback.format_exception(error)),  # includes the chained requests error
         ]
     )
 
@@ -681,15 +625,11 @@ def test_jira_token_never_in_exceptions_or_logs(
 
     with pytest.raises(ExternalError) as caught:
         if status is None:
-            jira_create_issue(
-                config, title="t", description="d", creator_email=CREATOR, timeout=0.2
-            )
+            jira_create_issue(config, title="t", description="d", creator_email=CREATOR, timeout=0.2)
         else:
             _create_jira(config)
 
-    jira_create_issue(
-        config, title="ok", description="", creator_email=CREATOR
-    )  # success logs too
+    jira_create_issue(config, title="ok", description="", creator_email=CREATOR)  # success logs too
     texts = _exception_texts(caught.value) + caplog.text + repr(config)
     for secret in _secret_forms(config.email, config.api_token):
         assert secret not in texts
@@ -703,9 +643,7 @@ def test_jira_token_echoed_by_server_is_hidden(
 ) -> None:
     class EchoingJira(FakeJira):
         def route(self, request: Any) -> Reply:
-            return Reply.json(
-                400, {"errorMessages": [f"bad token {self.api_token}"], "errors": {}}
-            )
+            return Reply.json(400, {"errorMessages": [f"bad token {self.api_token}"], "errors": {}})
 
     caplog.set_level(logging.DEBUG)
     with EchoingJira() as fake, pytest.raises(PermanentExternalError) as caught:
@@ -728,9 +666,7 @@ def test_trello_token_never_in_exceptions_or_logs(
 
     with pytest.raises(ExternalError) as caught:
         if status is None:
-            trello_create_card(
-                config, title="t", description="d", creator_email=CREATOR, timeout=0.2
-            )
+            trello_create_card(config, title="t", description="d", creator_email=CREATOR, timeout=0.2)
         else:
             _create_trello(config)
 
