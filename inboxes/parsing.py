@@ -1,0 +1,648 @@
+"""Raw RFC 5322 bytes → the fields a ticket needs (ING-2, ING-4, ING-7, TKT-7).
+
+Pure functions over bytes: no Django, no database, no network. The IMAP poller calls
+``parse_message`` for every fetched message, and the real-world corpus under
+``inboxes/tests/eml/`` tests it in isolation. Mail in the wild breaks every RFC, so each field is
+extracted on its own and a broken one degrades to an empty value instead of losing the message;
+only input with nothing usable in it raises ``MessageParseError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import email
+import email.policy
+import email.utils
+import html
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import Message
+
+import html2text
+import nh3
+
+logger = logging.getLogger(__name__)
+
+# Mirror tickets.models.TITLE_MAX_LENGTH / DESCRIPTION_MAX_LENGTH. Duplicated instead of imported so
+# that this module stays importable (and testable) without Django settings.
+TICKET_TITLE_MAX = 255
+TICKET_DESCRIPTION_MAX = 6000
+NO_SUBJECT_TITLE = "(no subject)"
+
+# The standby queue keeps the body so a manager can read more than fits a ticket, but a pasted
+# multi-megabyte log must not become a multi-megabyte database row.
+BODY_MAX_CHARS = 100_000
+# html2text is linear but slow per character; nobody reads past a megabyte of markup anyway.
+HTML_MAX_CHARS = 1_000_000
+# A hostile message can nest multiparts arbitrarily deep; stop long before Python's recursion limit.
+MAX_MIME_DEPTH = 25
+# Reply matching (TKT-7) needs the thread root and the recent ancestors; an unbounded References
+# header would become an unbounded SQL IN list.
+MAX_REFERENCES = 50
+# The stdlib's modern header parser is quadratic in the length of a header (40 KB of quoted
+# parameters take seconds, a thousand 4 KB Content-Types minutes), so a message whose parsed
+# headers exceed these budgets is read with compat32 only, which keeps headers as strings.
+# Real mail stays far below both; the compat32 path gives the same fields, just without the
+# stdlib's RFC 2047 handling in front of our own.
+MAX_HEADER_CHARS = 2_048
+MAX_PARSED_HEADER_CHARS = 16_384
+_POLICY_PARSED_HEADERS = frozenset(
+    {"subject", "from", "sender", "reply-to", "return-path"}
+    | {"content-type", "content-disposition", "content-transfer-encoding"}
+)
+
+
+class MessageParseError(Exception):
+    """Nothing usable could be extracted; ``str(error)`` is a reason a manager can read."""
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    message_id: str | None
+    subject: str
+    sender_email: str | None
+    sender_name: str
+    body: str
+    in_reply_to: list[str]
+    references: list[str]
+    auto_generated_reason: str | None
+    date: datetime | None
+
+    @property
+    def title(self) -> str:
+        return self.subject[:TICKET_TITLE_MAX].rstrip() or NO_SUBJECT_TITLE
+
+    @property
+    def description(self) -> str:
+        return self.body[:TICKET_DESCRIPTION_MAX].rstrip()
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse one message as fetched from IMAP (``RFC822``/``BODY[]``).
+
+    Never raises for bytes input except ``MessageParseError``, so one hostile message can neither
+    crash a poll nor leave an inbox stuck on it (ING-2).
+    """
+    raw = bytes(raw)
+    # Some gateways prepend blank lines; the parser would take the first one as the end of the
+    # header block and see a message without headers.
+    raw = raw.lstrip(b"\r\n")
+    if not raw.strip():
+        raise MessageParseError("The message is empty.")
+    try:
+        # compat32 first: it is linear in the input, so it can measure the headers before the
+        # modern policy, whose header parser is not, gets to see them.
+        legacy_msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    except RecursionError as exc:
+        raise MessageParseError("The MIME structure of the message is nested too deeply to read.") from exc
+    except Exception as exc:
+        raise MessageParseError(f"The message could not be parsed ({type(exc).__name__}).") from exc
+    if _fits_modern_policy(legacy_msg):
+        try:
+            return _parse(email.message_from_bytes(raw, policy=email.policy.default))
+        except MessageParseError:
+            raise
+        except Exception:
+            # Fields are already isolated one by one, but the modern policy has had bugs that
+            # escape that (AttributeError, IndexError deep in its header parser); compat32 keeps
+            # headers as plain strings and still gets whatever is readable.
+            logger.debug("Parsing with the default email policy failed, retrying with compat32", exc_info=True)
+    try:
+        return _parse(legacy_msg)
+    except MessageParseError:
+        raise
+    except Exception as exc:
+        raise MessageParseError(f"The message could not be parsed ({type(exc).__name__}).") from exc
+
+
+def is_auto_generated(msg: Message) -> str | None:
+    """Return a short reason when ``msg`` was sent by a machine, else ``None``.
+
+    Anything flagged here must never get an automatic answer (ING-7): replying to an
+    out-of-office, a bounce or a list is how mail loops start. Checks run from the most specific
+    signal to the most generic so the reason tells a manager what the message actually was.
+    """
+    if _content_type(msg) == "multipart/report":
+        return "delivery-report"
+    auto_submitted = _first_raw_value(msg, "Auto-Submitted")
+    # RFC 3834: any value other than "no" (parameters allowed after ";") marks automatic mail.
+    if auto_submitted and auto_submitted.split(";")[0].strip().lower() != "no":
+        return "auto-submitted"
+    if any(_raw_values(msg, name) for name in _AUTOREPLY_HEADERS):
+        return "x-autoreply"
+    suppress = _first_raw_value(msg, "X-Auto-Response-Suppress")
+    # Exchange stamps its own auto-replies with this; DR/RN/NRN alone only refuse receipts.
+    if suppress and _SUPPRESS_AUTOREPLY_RE.search(suppress):
+        return "x-auto-response-suppress"
+    for name in ("From", "Sender", "Return-Path"):
+        for _display, address in _getaddresses(_raw_values(msg, name)):
+            if address.split("@")[0].strip().lower() in _DAEMON_LOCAL_PARTS:
+                return "mailer-daemon"
+    if any(_NULL_PATH_RE.fullmatch(value) for value in _raw_values(msg, "Return-Path")):
+        return "null-return-path"
+    if _raw_values(msg, "List-Id"):
+        return "list-id"
+    if _raw_values(msg, "List-Unsubscribe"):
+        return "list-unsubscribe"
+    precedence = (_first_raw_value(msg, "Precedence") or "").strip().lower()
+    if precedence in _AUTOMATIC_PRECEDENCES:
+        return "precedence-" + precedence.replace("_", "-")
+    return None
+
+
+_AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autogenerated")
+_SUPPRESS_AUTOREPLY_RE = re.compile(r"\b(all|oof|autoreply)\b", re.IGNORECASE)
+_DAEMON_LOCAL_PARTS = frozenset({"mailer-daemon", "mailer_daemon", "postmaster"})
+_NULL_PATH_RE = re.compile(r"\s*<\s*>\s*")
+_AUTOMATIC_PRECEDENCES = frozenset({"bulk", "junk", "list", "auto_reply"})
+
+
+# --------------------------------------------------------------------------- assembling the result
+
+
+def _parse(msg: Message) -> ParsedMessage:
+    if next(iter(msg.raw_items()), None) is None:
+        raise MessageParseError("The data has no header fields, so it is not an email message.")
+    subject = _clean_line(_header_text(msg, "Subject"))
+    sender_email, sender_name = _sender(msg)
+    body = _clean_body(_body_text(msg, depth=0))[:BODY_MAX_CHARS].rstrip()
+    if not subject and not body and sender_email is None:
+        raise MessageParseError("The message has no subject, no text and no sender address.")
+    return ParsedMessage(
+        message_id=_message_id(msg),
+        subject=subject,
+        sender_email=sender_email,
+        sender_name=sender_name,
+        body=body,
+        in_reply_to=_msg_id_list(msg, "In-Reply-To"),
+        references=_msg_id_list(msg, "References"),
+        auto_generated_reason=is_auto_generated(msg),
+        date=_date(msg),
+    )
+
+
+# --------------------------------------------------------------------------- raw header access
+
+
+def _fits_modern_policy(msg: Message) -> bool:
+    total = 0
+    try:
+        for part in msg.walk():
+            for name, value in part.raw_items():
+                if str(name).lower() not in _POLICY_PARSED_HEADERS:
+                    continue
+                size = len(str(value))
+                total += size
+                if size > MAX_HEADER_CHARS or total > MAX_PARSED_HEADER_CHARS:
+                    return False
+    except RecursionError:
+        return False  # walk() recurses; _body_text has its own depth limit
+    return True
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# C0/C1 controls except tab and newline: NUL is refused by PostgreSQL text columns, the rest is
+# invisible garbage left over from broken encodings.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """Every value of header ``name`` as received: unfolded, raw 8-bit bytes decoded, no RFC 2047.
+
+    ``raw_items`` never runs the policy's header parser, so this cannot raise on a broken value.
+    """
+    wanted = name.lower()
+    values = []
+    for key, value in msg.raw_items():
+        if str(key).lower() == wanted:
+            values.append(_decode_8bit(str(value).replace("\r", "").replace("\n", "")))
+    return values
+
+
+def _first_raw_value(msg: Message, name: str) -> str | None:
+    values = _raw_values(msg, name)
+    return values[0] if values else None
+
+
+def _decode_8bit(value: str) -> str:
+    # The parser smuggles raw 8-bit header bytes through as lone surrogates (surrogateescape).
+    # Senders that put raw bytes in headers almost always mean UTF-8; _decode_bytes handles the rest.
+    if not _SURROGATE_RE.search(value):
+        return value
+    try:
+        return _decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+    except UnicodeEncodeError:
+        # Only U+DC80..U+DCFF stand for bytes; other lone surrogates can only be replaced.
+        return _SURROGATE_RE.sub("\ufffd", value)
+
+
+def _header_text(msg: Message, name: str) -> str:
+    raw = _first_raw_value(msg, name)
+    if raw is None:
+        return ""
+    text = None
+    if isinstance(msg.policy, email.policy.EmailPolicy):
+        try:
+            value = msg.get(name)
+            text = None if value is None else str(value)
+        except Exception:
+            # Per header, not per message: one unparseable header must not cost the others.
+            logger.debug("Unparseable %s header", name, exc_info=True)
+    if text is None or _needs_own_decoding(text):
+        text = _decode_header_value(raw)
+    return text
+
+
+def _needs_own_decoding(text: str) -> bool:
+    # The stdlib decodes each encoded word on its own and leaves surrogates or U+FFFD when a word
+    # is not valid in its charset (a character split across two words, gb2312 used for GBK,
+    # unknown charsets), and it leaves malformed words as literal "=?...?=" text.
+    return "\ufffd" in text or bool(_SURROGATE_RE.search(text) or _ENCODED_WORD_RE.search(text))
+
+
+# =?charset?encoding?text?= with two tolerances seen in the wild: spaces inside the text, and a
+# missing "?=" at the very end of the header.
+_ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([QqBb])\?(.*?)(?:\?=|$)")
+_QP_ESCAPE_RE = re.compile(rb"=([0-9A-Fa-f]{2})")
+_NON_BASE64_RE = re.compile(r"[^A-Za-z0-9+/]")
+
+
+def _decode_header_value(raw: str) -> str:
+    """Tolerant RFC 2047 decoding of a raw header value.
+
+    ``email.header.decode_header`` is not used: it abandons the whole header on one bad base64
+    word and returns raw 8-bit text as raw-unicode-escape bytes. Here adjacent words in the same
+    charset are joined as bytes before decoding, so a UTF-8 character split across two words
+    (common from PHP mailers) comes out whole.
+    """
+    # Headers are never parsed into anything longer than a title or a name; the cap keeps the
+    # byte joining below cheap whatever a hostile sender puts in.
+    value = _decode_8bit(raw[:MAX_HEADER_CHARS])
+    pieces: list[tuple[bytes | str, str | None]] = []
+    position = 0
+    for match in _ENCODED_WORD_RE.finditer(value):
+        gap = value[position : match.start()]
+        previous_encoded = bool(pieces) and pieces[-1][1] is not None
+        # RFC 2047 §6.2: whitespace between two encoded words is not part of the text.
+        if gap and not (gap.isspace() and previous_encoded):
+            pieces.append((gap, None))
+        charset = match.group(1).split("*")[0]  # drop an RFC 2231 language tag
+        data = _decode_word_payload(match.group(2), match.group(3))
+        last_data, last_charset = pieces[-1] if pieces else (b"", None)
+        if isinstance(last_data, bytes) and last_charset is not None and last_charset.lower() == charset.lower():
+            pieces[-1] = (last_data + data, last_charset)
+        else:
+            pieces.append((data, charset))
+        position = match.end()
+    pieces.append((value[position:], None))
+    return "".join(_decode_bytes(data, charset) if isinstance(data, bytes) else data for data, charset in pieces)
+
+
+def _decode_word_payload(encoding: str, text: str) -> bytes:
+    if encoding in "Bb":
+        cleaned = _NON_BASE64_RE.sub("", text)
+        if len(cleaned) % 4 == 1:
+            cleaned = cleaned[:-1]  # a lone trailing sextet cannot encode a byte
+        try:
+            return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
+        except (binascii.Error, ValueError):
+            return b""
+    data = text.replace("_", " ").encode("utf-8", "replace")
+    return _QP_ESCAPE_RE.sub(lambda match: bytes([int(match.group(1), 16)]), data)
+
+
+def _clean_line(text: str) -> str:
+    text = _SURROGATE_RE.sub("\ufffd", _CONTROL_RE.sub(" ", text))
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- charsets
+
+# Labels seen in mail that Python does not know under these names.
+_CHARSET_LABELS = {
+    "x-gbk": "gbk",
+    "cn-gb": "gb2312",
+    "x-euc-jp": "euc_jp",
+    "x-sjis": "cp932",
+    "windows-874": "cp874",
+    "iso-8859-8-i": "iso8859-8",
+    "x-mac-roman": "mac-roman",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "utf8mb4": "utf-8",
+}
+# Labels that say nothing about the bytes.
+_UNDECLARED_LABELS = frozenset({"unknown-8bit", "x-unknown", "unknown", "x-user-defined", "default", "8bit", "none"})
+# Codecs whose label promises less than senders actually use: decode with the superset instead.
+# Keyed by Python's canonical codec name so that every spelling of a label is covered.
+_CODEC_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "euc_kr": "cp949",  # ks_c_5601-1987, Outlook's label for Korean
+    "shift_jis": "cp932",
+    # Japanese mailers mix in half-width katakana, which plain ISO-2022-JP does not define.
+    "iso2022_jp": "iso2022_jp_ext",
+    # Browsers (WHATWG) read ISO-8859-1 as windows-1252; mail clients do the same.
+    "iso8859-1": "cp1252",
+    # ASCII is a subset of UTF-8, and 8-bit data labelled ASCII is in practice UTF-8 or
+    # windows-1252, which the undeclared path tries; None means "undeclared".
+    "ascii": None,
+}
+# Codecs that are not character sets; a sender must not be able to pick them.
+_REFUSED_CODECS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "rot-13"}
+    | {"base64", "hex", "quopri", "uu", "zlib", "bz2"}
+)
+# Single-byte charsets decode any byte sequence, so a UTF-8 body mislabelled as one of them would
+# silently turn into mojibake. Valid multi-byte UTF-8 practically never occurs in real text in
+# these charsets, so UTF-8 is tried first for them.
+_SINGLE_BYTE_CODEC_RE = re.compile(r"iso8859-\d+|cp12\d\d|cp8\d\d|cp437|koi8-\w+|mac-\w+|tis-620")
+
+
+def _codec_for(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    label = str(charset).strip().strip("\"'").lower()
+    if label in _UNDECLARED_LABELS:
+        return None
+    try:
+        name = codecs.lookup(_CHARSET_LABELS.get(label, label)).name
+    except (LookupError, ValueError, TypeError):
+        return None
+    name = _CODEC_SUPERSETS.get(name, name)
+    return None if name is None or name in _REFUSED_CODECS else name
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset, its superset, then UTF-8, then latin-1; never raises."""
+    codec = _codec_for(charset)
+    attempts = []
+    if codec is None or (_SINGLE_BYTE_CODEC_RE.fullmatch(codec) and not data.isascii()):
+        attempts.append("utf-8")
+    if codec is not None:
+        attempts.append(codec)
+    attempts.append("utf-8")
+    for name in dict.fromkeys(attempts):
+        try:
+            return data.decode(name)
+        except (UnicodeError, LookupError):
+            continue
+    if codec is not None:
+        try:
+            return data.decode(codec, errors="replace")
+        except (UnicodeError, LookupError):
+            pass
+    # Undeclared and not valid UTF-8: a few bad bytes in otherwise UTF-8 text (a truncated
+    # character) read better as U+FFFD than the whole text turned into latin-1 mojibake.
+    text = data.decode("utf-8", errors="replace")
+    if text.count("\ufffd") * 100 <= len(text):
+        return text
+    return data.decode("latin-1", errors="replace")
+
+
+# --------------------------------------------------------------------------- addresses and ids
+
+_SENDER_HEADERS = ("From", "Sender", "Reply-To", "Return-Path")
+_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+_ADDRESS_RE = re.compile(rf"[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+@{_LABEL}(?:\.{_LABEL})*")
+_ADDRESS_SEARCH_RE = re.compile(rf"[\w.!#$%&'*+/=?^`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+")
+
+
+def _sender(msg: Message) -> tuple[str | None, str]:
+    for name in _SENDER_HEADERS:
+        found = _first_address(msg, name)
+        if found is not None:
+            return found
+    return None, ""
+
+
+def _first_address(msg: Message, name: str) -> tuple[str, str] | None:
+    raw_values = _raw_values(msg, name)
+    if not raw_values:
+        return None
+    if isinstance(msg.policy, email.policy.EmailPolicy):
+        try:
+            for address in getattr(msg.get(name), "addresses", ()):
+                if _needs_own_decoding(address.display_name):
+                    # The name was mis-decoded (see _needs_own_decoding); the raw value below
+                    # still has the original encoded words.
+                    break
+                if _is_address(address.addr_spec):
+                    return address.addr_spec.lower(), _clean_display_name(address.display_name)
+        except Exception:
+            # Same per-header isolation as _header_text; the raw value is parsed below.
+            logger.debug("Unparseable %s header", name, exc_info=True)
+    for display_name, address in _getaddresses([value[:MAX_HEADER_CHARS] for value in raw_values]):
+        if _is_address(address):
+            return address.lower(), _clean_display_name(display_name)
+    # "From: John Doe john@example.com" and similar: take the first thing shaped like an address.
+    for value in raw_values:
+        match = _ADDRESS_SEARCH_RE.search(value)
+        if match:
+            return match.group(0).lower(), ""
+    return None
+
+
+def _getaddresses(values: list[str]) -> list[tuple[str, str]]:
+    try:
+        # strict=False: the legacy parser guesses through unbalanced quotes and brackets instead
+        # of returning nothing.
+        return email.utils.getaddresses(values, strict=False)
+    except Exception:
+        return []
+
+
+def _is_address(address: str) -> bool:
+    return len(address) <= 254 and _ADDRESS_RE.fullmatch(address) is not None
+
+
+def _clean_display_name(name: str) -> str:
+    return _clean_line(_decode_header_value(name)).strip("\"'").strip()
+
+
+_BRACKETED_ID_RE = re.compile(r"<([^<>]*)>")
+
+
+def _parse_msg_ids(value: str, *, bare_needs_at: bool) -> list[str]:
+    ids = ["".join(inner.split()) for inner in _BRACKETED_ID_RE.findall(value)]
+    ids = [f"<{inner}>" for inner in ids if inner]
+    if not ids:
+        # Some mailers omit the brackets. In lists a bare word is more likely prose such as
+        # "your message of Monday" than an id, so there it must at least contain an "@".
+        bare = (token.strip("<>") for token in value.split())
+        ids = [f"<{token}>" for token in bare if token and ("@" in token or not bare_needs_at)]
+    return ids
+
+
+def _message_id(msg: Message) -> str | None:
+    for value in _raw_values(msg, "Message-ID"):
+        ids = _parse_msg_ids(value, bare_needs_at=False)
+        if ids:
+            return ids[0]
+    return None
+
+
+def _msg_id_list(msg: Message, name: str) -> list[str]:
+    ids: list[str] = []
+    for value in _raw_values(msg, name):
+        ids.extend(_parse_msg_ids(value, bare_needs_at=True))
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > MAX_REFERENCES:
+        ids = ids[:1] + ids[-(MAX_REFERENCES - 1) :]
+    return ids
+
+
+def _date(msg: Message) -> datetime | None:
+    for value in _raw_values(msg, "Date"):
+        try:
+            parsed = email.utils.parsedate_to_datetime(value.strip())
+            if parsed.tzinfo is None:
+                # "-0000" means "zone unknown" (RFC 5322 §3.3); UTC is the least wrong reading.
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
+        except Exception:
+            # Dates in the wild include year 0, month 13 and offsets beyond a day; a wrong date
+            # is never worth a failed message.
+            logger.debug("Unparseable Date header %r", value, exc_info=True)
+    return None
+
+
+# --------------------------------------------------------------------------- body
+
+_MIME_TYPE_RE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+_CONTENT_TYPE_RAW_RE = re.compile(r"^\s*([^;\s]+)")
+_CHARSET_RAW_RE = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+
+
+def _content_type(part: Message) -> str:
+    try:
+        content_type = part.get_content_type()
+    except Exception:
+        raw = _first_raw_value(part, "Content-Type") or ""
+        match = _CONTENT_TYPE_RAW_RE.match(raw)
+        content_type = match.group(1).lower() if match else "text/plain"
+    # RFC 2045 §5.2: a syntactically invalid Content-Type means text/plain.
+    return content_type if _MIME_TYPE_RE.fullmatch(content_type) else "text/plain"
+
+
+def _part_charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:
+        match = _CHARSET_RAW_RE.search(_first_raw_value(part, "Content-Type") or "")
+        return match.group(1) if match else None
+
+
+def _is_attachment(part: Message) -> bool:
+    try:
+        disposition = part.get_content_disposition()
+        named = bool(part.get_filename())
+    except Exception:
+        raw = (_first_raw_value(part, "Content-Disposition") or "").lower()
+        disposition = "attachment" if raw.strip().startswith("attachment") else None
+        named = "filename" in raw
+    # A named part is a file even when marked inline (Apple Mail sends attached .txt files that
+    # way); quoting a file into a ticket is worse than leaving it out.
+    return disposition == "attachment" or named
+
+
+def _alternative_rank(part: Message) -> int:
+    content_type = _content_type(part)
+    if content_type == "text/plain":
+        return 0
+    if content_type.startswith("multipart/"):
+        return 1
+    return 2 if content_type == "text/html" else 3
+
+
+def _body_text(part: Message, *, depth: int) -> str:
+    if depth > MAX_MIME_DEPTH or _is_attachment(part):
+        return ""
+    content_type = _content_type(part)
+    # Forwarded or returned originals and DSN status blocks are not the sender's own words.
+    if content_type.startswith("message/"):
+        return ""
+    if part.is_multipart():
+        children = [child for child in part.get_payload() if isinstance(child, Message)]
+        if content_type == "multipart/alternative":
+            # The text/plain alternative is preferred (ING-2); HTML only when no plain text exists
+            # or it is empty, as some mailers send.
+            for child in sorted(children, key=_alternative_rank):
+                text = _body_text(child, depth=depth + 1)
+                if text:
+                    return text
+            return ""
+        texts = (_body_text(child, depth=depth + 1) for child in children)
+        return "\n\n".join(text for text in texts if text)
+    if content_type == "text/html":
+        return _clean_body(_html_to_text(_payload_text(part, max_chars=HTML_MAX_CHARS)))
+    # A multipart without a usable boundary arrives as one opaque payload; its text is still
+    # better than nothing.
+    if content_type == "text/plain" or content_type.startswith("multipart/"):
+        return _clean_body(_payload_text(part, max_chars=BODY_MAX_CHARS))
+    return ""
+
+
+def _payload_text(part: Message, *, max_chars: int) -> str:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if not isinstance(data, bytes):
+        payload = part.get_payload()
+        if not isinstance(payload, str):
+            return ""
+        data = payload.encode("utf-8", "surrogateescape")
+    # Four bytes per character is the UTF-8 maximum, so the cut never loses text that would
+    # have survived the character limit.
+    return _decode_bytes(data[: max_chars * 4], _part_charset(part))[:max_chars]
+
+
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+
+
+def _clean_body(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
+    text = _SURROGATE_RE.sub("\ufffd", _CONTROL_RE.sub("", text)).lstrip("\ufeff")
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return _BLANK_LINES_RE.sub("\n\n", text).strip("\n").rstrip()
+
+
+class _PlainTextHTML2Text(html2text.HTML2Text):
+    def handle_data(self, data: str, entity_char: bool = False) -> None:
+        # html2text writes Markdown and escapes "1." or "-" at a line start as "1\." and "\-".
+        # A ticket description is plain text, where each escape would be visible noise;
+        # entity_char=True is the library's own switch for "emit this data verbatim".
+        super().handle_data(data, entity_char=True)
+
+
+# Markdown syntax that html2text has no switch for: "## " before headings, and table cells glued
+# together once tables are ignored. Rewriting these few tags first is simpler than subclassing
+# its tag handler.
+_HEADING_TAG_RE = re.compile(r"<\s*(/?)\s*h[1-6]\b", re.IGNORECASE)
+_CELL_END_TAG_RE = re.compile(r"(</\s*t[dh]\s*>)", re.IGNORECASE)
+
+
+def _html_to_text(markup: str) -> str:
+    # html2text rather than nh3: nh3 only sanitises (strips tags), so paragraphs, line breaks,
+    # list items and link targets would be lost; html2text turns them into readable text and
+    # already drops <head>, <script> and <style>. nh3 is the fallback should html2text fail.
+    markup = _CELL_END_TAG_RE.sub(r"\1 ", _HEADING_TAG_RE.sub(r"<\1p", markup))
+    converter = _PlainTextHTML2Text()
+    converter.body_width = 0  # the ticket page wraps; hard wrapping would break URLs
+    converter.inline_links = True
+    converter.ignore_images = True  # alt text of logos and tracking pixels is noise
+    converter.ignore_emphasis = True
+    converter.ignore_mailto_links = True  # the address is already the link text
+    # Mail uses tables for layout far more than for data; pipe tables would turn every
+    # newsletter-style layout into a grid of "|" and "---".
+    converter.ignore_tables = True
+    converter.unicode_snob = True  # keep "ł" and "€" instead of ASCII look-alikes
+    converter.skip_internal_links = True
+    try:
+        return converter.handle(markup)
+    except Exception:
+        return html.unescape(nh3.clean(markup, tags=set()))
