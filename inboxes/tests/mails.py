@@ -9,6 +9,9 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from inboxes.intake import intake_context_load, processed_email_process
+from inboxes.models import Inbox, ProcessedEmail
+
 EML_DIR = Path(__file__).parent / "eml"
 
 
@@ -35,3 +38,20 @@ def make_mail(
 
 def eml(name: str) -> bytes:
     return (EML_DIR / name).read_bytes()
+
+
+_next_uid = [1000]
+
+
+def take_in(inbox: Inbox, raw: bytes, *, uid: int | None = None, uidvalidity: int = 1) -> ProcessedEmail:
+    """Store ``raw`` as if a poll fetched it and process it, without any IMAP server."""
+
+    if uid is None:
+        _next_uid[0] += 1
+        uid = _next_uid[0]
+    row = ProcessedEmail.objects.create(
+        inbox=inbox, imap_uidvalidity=uidvalidity, imap_uid=uid, raw=raw, raw_size=len(raw)
+    )
+    processed_email_process(processed_email_id=row.pk, raw=raw, context=intake_context_load(inbox=inbox))
+    row.refresh_from_db()
+    return row
