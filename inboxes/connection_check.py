@@ -68,7 +68,10 @@ def check_smtp(inbox: Inbox) -> CheckResult:
             message=_("SMTP: %(server)s does not offer STARTTLS or login. Check the port and the STARTTLS setting.")
             % {"server": server},
         )
-    except smtplib.SMTPServerDisconnected:
+    except smtplib.SMTPServerDisconnected as exc:
+        # smtplib turns a read timeout while waiting for the greeting into "disconnected".
+        if "timed out" in str(exc):
+            return CheckResult(ok=False, message=describe_network_error(TimeoutError(), "SMTP", server))
         return CheckResult(
             ok=False, message=_("SMTP: %(server)s closed the connection unexpectedly.") % {"server": server}
         )

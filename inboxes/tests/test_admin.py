@@ -1,0 +1,76 @@
+"""ADM-1 for the inbox models: pages render, secrets stay hidden, the actions go through services."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.tests.factories import ManagerFactory
+from inboxes.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus, ProcessedEmail, ProcessedEmailStatus
+
+from .factories import DEFAULT_IMAP_PASSWORD, BoardFactory, StandbyItemFactory
+from .mails import make_mail
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):  # type: ignore[no-untyped-def]
+    client.force_login(ManagerFactory(email="admin@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+def test_inbox_admin_hides_secrets(admin_client, inbox):
+    for url in (reverse("admin:inboxes_inbox_changelist"), reverse("admin:inboxes_inbox_change", args=[inbox.pk])):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        assert DEFAULT_IMAP_PASSWORD.encode() not in response.content
+        assert inbox.imap_password_encrypted.encode() not in response.content
+        assert inbox.smtp_password_encrypted.encode() not in response.content
+
+
+def test_list_and_change_pages_render(admin_client, inbox):
+    raw = make_mail()
+    email = ProcessedEmail.objects.create(inbox=inbox, imap_uidvalidity=1, imap_uid=1, raw=raw, raw_size=len(raw))
+    item = StandbyItemFactory(manager=inbox.manager, receiving_inbox=inbox)
+    for name, pk in (("processedemail", email.pk), ("standbyitem", item.pk)):
+        assert admin_client.get(reverse(f"admin:inboxes_{name}_changelist")).status_code == 200
+        assert admin_client.get(reverse(f"admin:inboxes_{name}_change", args=[pk])).status_code == 200
+
+
+def test_reprocess_action(admin_client, inbox):
+    BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
+    raw = make_mail(subject="From the admin")
+    email = ProcessedEmail.objects.create(
+        inbox=inbox, imap_uidvalidity=1, imap_uid=1, raw=raw, raw_size=len(raw), status=ProcessedEmailStatus.FAILED
+    )
+    response = admin_client.post(
+        reverse("admin:inboxes_processedemail_changelist"),
+        {"action": "reprocess_failed", "_selected_action": [email.pk]},
+        follow=True,
+    )
+    assert b"1 email was processed." in response.content
+    email.refresh_from_db()
+    assert email.status == ProcessedEmailStatus.TICKET
+
+
+def test_retry_failed_mail_action(admin_client, inbox, monkeypatch):
+    mail = OutgoingMail.objects.create(
+        kind=OutgoingMailKind.TICKET_CREATED,
+        inbox=inbox,
+        from_email=inbox.from_address,
+        to_email="r@example.org",
+        subject="s",
+        body="b",
+        message_id="<admin-1@example.org>",
+        status=OutgoingMailStatus.FAILED,
+    )
+    assert admin_client.get(reverse("admin:inboxes_outgoingmail_changelist")).status_code == 200
+    response = admin_client.post(
+        reverse("admin:inboxes_outgoingmail_changelist"),
+        {"action": "retry_failed", "_selected_action": [mail.pk]},
+        follow=True,
+    )
+    assert b"1 mail will be sent again." in response.content
+    mail.refresh_from_db()
+    assert mail.status == OutgoingMailStatus.PENDING
