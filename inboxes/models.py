@@ -289,6 +289,18 @@ class StandbyItem(models.Model):
         related_name="+",
     )
     retry_count = models.PositiveIntegerField(_("retries"), default=0)
+    # EXT-3: the stub created for the report on a forwarding board, so a retry or an assignment
+    # keeps the uuid the reporter's secret link already points at.
+    ticket = models.ForeignKey(
+        "tickets.Ticket",
+        verbose_name=_("ticket stub"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="standby_items",
+    )
+    # Why the last attempt on the external platform failed, in words for the manager.
+    external_error = models.TextField(_("last error"), blank=True, default="")
     created_at = models.DateTimeField(_("received at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -38,6 +38,14 @@ class TicketSource(models.TextChoices):
     EMAIL = "email", _("Email")
 
 
+class ForwardStatus(models.TextChoices):
+    """Where a stub of a forwarding board stands (EXT-2, EXT-3); empty for internal tickets."""
+
+    PENDING = "pending", _("Being forwarded")
+    FORWARDED = "forwarded", _("Forwarded")
+    FAILED = "failed", _("Forwarding failed")
+
+
 class TicketQuerySet(models.QuerySet["Ticket"]):
     def internal(self) -> TicketQuerySet:
         return self.filter(external_platform="")
@@ -73,6 +81,9 @@ class Ticket(models.Model):
     )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
     external_url = models.URLField(_("external link"), max_length=500, blank=True, default="")
+    forward_status = models.CharField(
+        _("forwarding"), max_length=10, choices=ForwardStatus.choices, blank=True, default=""
+    )
 
     objects = TicketQuerySet.as_manager()
 
@@ -88,9 +99,16 @@ class Ticket(models.Model):
                 name="ticket_description_max_length",
             ),
             models.CheckConstraint(condition=~models.Q(title=""), name="ticket_title_not_empty"),
+            # A stub is created before the platform answers (EXT-2), so only a forwarded one
+            # must carry its link; pending and failed stubs have none yet.
             models.CheckConstraint(
-                condition=models.Q(external_platform="") | ~models.Q(external_url=""),
+                condition=~models.Q(forward_status=ForwardStatus.FORWARDED) | ~models.Q(external_url=""),
                 name="ticket_forwarded_has_url",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(external_platform="") & models.Q(forward_status=""))
+                | (~models.Q(external_platform="") & models.Q(forward_status__in=ForwardStatus.values)),
+                name="ticket_forward_status_valid",
             ),
         ]
         indexes = [
@@ -106,7 +124,13 @@ class Ticket(models.Model):
 
     @property
     def is_forwarded(self) -> bool:
+        """A stub of a forwarding board, whether or not the platform has it yet."""
         return bool(self.external_platform)
+
+    @property
+    def external_link(self) -> str:
+        """The issue or card on the platform, once it exists there."""
+        return self.external_url if self.forward_status == ForwardStatus.FORWARDED else ""
 
     def can_move_to(self, state: str) -> bool:
         return state in ALLOWED_TRANSITIONS.get(self.state, frozenset())

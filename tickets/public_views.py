@@ -114,7 +114,11 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
     # Deliberately no check of the manager or the board: a suspended manager's links and an
     # archived board's tickets stay readable (ACC-6, BRD-3). The uuid is the only key.
     ticket = get_object_or_404(Ticket.objects.select_related("board"), uuid=ticket_uuid)
+    if ticket.external_link:
+        return _keep_private(HttpResponseRedirect(ticket.external_link))
     if ticket.is_forwarded:
-        return _keep_private(HttpResponseRedirect(ticket.external_url))
+        # Not on the platform yet (or it failed and waits in the standby queue): the reporter
+        # learns it arrived, without the manager's internal details.
+        return _keep_private(render(request, "tickets/public_forwarding.html", {"ticket": ticket}))
     changes = ticket.state_changes.order_by("created_at", "id")
     return _keep_private(render(request, "tickets/public_ticket.html", {"ticket": ticket, "changes": changes}))

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import ManagerFactory
 from boards.models import Board, ExternalPlatform, Keyword
-from tickets.models import StateChange, Ticket, TicketSource, TicketState
+from tickets.models import ForwardStatus, StateChange, Ticket, TicketSource, TicketState
 
 
 def _bump_board_counter(board_id: int, field: str, delta: int) -> None:
@@ -72,6 +72,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     class Params:
         forwarded = factory.Trait(
             external_platform=ExternalPlatform.JIRA,
+            forward_status=ForwardStatus.FORWARDED,
             external_id=factory.Sequence(lambda n: f"PRJ-{n + 1}"),
             external_url=factory.LazyAttribute(lambda o: f"https://example.atlassian.net/browse/{o.external_id}"),
         )
