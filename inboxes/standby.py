@@ -7,6 +7,7 @@ import logging
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from boards.forwarding import ticket_stub_assign
 from boards.models import Board
 from tickets.models import Ticket, TicketSource
 from tickets.services import TicketError, ticket_create
@@ -22,27 +23,36 @@ class StandbyItemGoneError(TicketError):
 
 
 def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
-    """Create the ticket (with its confirmation, EML-1/ING-6) and remove the item, in one transaction."""
+    """Create the ticket (with its confirmation, EML-1/ING-6) and remove the item, in one transaction.
+
+    An item whose forwarding failed carries its ticket stub, which is moved instead (SBQ-2).
+    """
     if board.manager_id != standby_item.manager_id:
         raise ValueError("a standby item can only be assigned to a board of its own manager")
     with transaction.atomic():
         locked = StandbyItem.objects.select_for_update().filter(pk=standby_item.pk).first()
         if locked is None:
             raise StandbyItemGoneError(_("This item was already assigned or discarded."))
-        ticket = ticket_create(
-            board=board,
-            title=locked.title,
-            description=locked.body,
-            creator_email=locked.sender_email,
-            source=TicketSource.EMAIL,
-            receiving_inbox=locked.receiving_inbox,
-            source_message_id=locked.message_id,
-            source_references=locked.references,
-        )
-        # A manager's click is not a reason to answer an auto-responder (ING-7).
-        confirmation_apply_loop_protection(
-            ticket_id=ticket.pk, inbox=locked.receiving_inbox, auto_generated_reason=locked.auto_generated_reason
-        )
+        stub = Ticket.objects.filter(pk=locked.ticket_id).first() if locked.ticket_id else None
+        if stub is not None:
+            # A report whose forwarding failed (EXT-3) already has its ticket row and the reporter
+            # its secret link: move that row (same uuid), and mail nothing a second time.
+            ticket = ticket_stub_assign(ticket=stub, board=board)
+        else:
+            ticket = ticket_create(
+                board=board,
+                title=locked.title,
+                description=locked.body,
+                creator_email=locked.sender_email,
+                source=TicketSource.EMAIL,
+                receiving_inbox=locked.receiving_inbox,
+                source_message_id=locked.message_id,
+                source_references=locked.references,
+            )
+            # A manager's click is not a reason to answer an auto-responder (ING-7).
+            confirmation_apply_loop_protection(
+                ticket_id=ticket.pk, inbox=locked.receiving_inbox, auto_generated_reason=locked.auto_generated_reason
+            )
         if locked.processed_email_id is not None:
             ProcessedEmail.objects.filter(pk=locked.processed_email_id).update(ticket=ticket)
         locked.delete()

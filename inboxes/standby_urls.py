@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:item_id>/", views.standby_detail, name="detail"),
     path("<int:item_id>/assign/", views.standby_assign, name="assign"),
     path("<int:item_id>/discard/", views.standby_discard, name="discard"),
+    path("<int:item_id>/retry/", views.standby_retry, name="retry"),
 ]

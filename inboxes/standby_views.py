@@ -10,17 +10,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from boards.forwarding import standby_item_retry_external
 from tickets.services import TicketError
 
 from .forms import StandbyAssignForm
-from .models import StandbyItem
+from .models import StandbyItem, StandbyReason
 from .standby import standby_item_assign, standby_item_discard
 
 PAGE_SIZE = 25
 
 
 def _get_item_for_manager(request: HttpRequest, item_id: int) -> StandbyItem:
-    return get_object_or_404(StandbyItem.objects.select_related("receiving_inbox"), pk=item_id, manager=request.user)
+    return get_object_or_404(
+        StandbyItem.objects.select_related("receiving_inbox", "original_board"), pk=item_id, manager=request.user
+    )
 
 
 @login_required
@@ -50,7 +53,12 @@ def standby_list(request: HttpRequest) -> HttpResponse:
 def standby_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     item = _get_item_for_manager(request, item_id)
     form = StandbyAssignForm(manager=request.user)
-    context = {"item": item, "form": form, "confirm_discard": request.GET.get("confirm") == "discard"}
+    context = {
+        "item": item,
+        "form": form,
+        "confirm_discard": request.GET.get("confirm") == "discard",
+        "can_retry": item.reason == StandbyReason.EXTERNAL_CREATION_FAILED and item.ticket_id is not None,
+    }
     return render(request, "inboxes/standby_detail.html", context)
 
 
@@ -69,6 +77,26 @@ def standby_assign(request: HttpRequest, item_id: int) -> HttpResponse:
         return redirect("standby:list")
     messages.success(
         request, _("A ticket was created on “%(board)s”: %(title)s") % {"board": board.name, "title": ticket.title}
+    )
+    return redirect("standby:list")
+
+
+@login_required
+@require_POST
+def standby_retry(request: HttpRequest, item_id: int) -> HttpResponse:
+    """SBQ-2: try the external platform again now; the manager sees the outcome at once."""
+    item = _get_item_for_manager(request, item_id)
+    try:
+        ticket = standby_item_retry_external(standby_item=item)
+    except TicketError as exc:
+        messages.error(request, str(exc))
+        if StandbyItem.objects.filter(pk=item.pk).exists():
+            return redirect("standby:detail", item_id=item.pk)
+        return redirect("standby:list")
+    messages.success(
+        request,
+        _("Forwarded to %(platform)s: %(title)s")
+        % {"platform": ticket.get_external_platform_display(), "title": ticket.title},
     )
     return redirect("standby:list")
 

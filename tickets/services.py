@@ -15,7 +15,15 @@ from inboxes.models import Inbox, OutgoingMailKind
 from inboxes.outbox import choose_sending_inbox, outgoing_mail_create
 
 from .emails import render_state_changed, render_ticket_created
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, StateChange, Ticket, TicketSource, TicketState
+from .models import (
+    DESCRIPTION_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    ForwardStatus,
+    StateChange,
+    Ticket,
+    TicketSource,
+    TicketState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +55,13 @@ def ticket_create(
 
     For an email ticket the confirmation goes out through the receiving inbox, threaded as a
     reply to the reporter's message (ING-6).
+
+    On a board that forwards to Jira or Trello the ticket is a pending stub (EXT-2): same row,
+    same secret link, and a task creates the issue or card after commit.
     """
     if board.is_archived:
         raise BoardClosedError(_("This board no longer accepts tickets."))
+    forwards = board.forwards_externally
     with transaction.atomic():
         ticket = Ticket.objects.create(
             board=board,
@@ -58,8 +70,11 @@ def ticket_create(
             creator_email=creator_email.strip().lower(),
             source=source,
             source_message_id=source_message_id,
+            external_platform=board.external_platform,
+            forward_status=ForwardStatus.PENDING if forwards else "",
         )
-        Board.objects.filter(pk=board.pk).update(count_new=F("count_new") + 1)
+        counter = "count_forwarded" if forwards else "count_new"
+        Board.objects.filter(pk=board.pk).update(**{counter: F(counter) + 1})
         rendered = render_ticket_created(ticket)
         outgoing_mail_create(
             kind=OutgoingMailKind.TICKET_CREATED,
@@ -72,6 +87,10 @@ def ticket_create(
             in_reply_to=source_message_id,
             references=" ".join(part for part in (source_references, source_message_id) if part),
         )
+        if forwards:
+            from boards.forwarding import ticket_forward_enqueue  # imports this module
+
+            ticket_forward_enqueue(ticket_id=ticket.pk)
     logger.info("ticket created", extra={"ticket_id": ticket.pk, "board_id": board.pk, "source": source})
     return ticket
 
