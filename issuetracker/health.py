@@ -43,10 +43,11 @@ def check_broker() -> dict[str, Any]:
         folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         ok = folder.is_dir() or not folder.exists()
         return {"status": "up" if ok else "down", "transport": "filesystem"}
-    from issuetracker.celery import app
+    from kombu import Connection
 
     try:
-        with app.connection_for_write() as conn:
+        # A fresh connection, not the app's pool: health must see the broker as it is now.
+        with Connection(url, connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:
             conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
     except Exception as exc:  # kombu raises transport-specific errors
         logger.error("health: broker unreachable", extra={"error": str(exc)})

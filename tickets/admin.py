@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.contrib.admin.options import ActionLocation, messages
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
@@ -173,8 +174,8 @@ class TicketAdmin(admin.ModelAdmin):
             obj.delete()
             Board.objects.filter(pk=obj.board_id).update(**{counter: F(counter) - 1})
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST) -> dict[str, Any]:
+        actions = super().get_actions(request, action_location)
         # The stock bulk delete would skip the per-ticket rule above; delete one at a time.
         actions.pop("delete_selected", None)
         return actions
