@@ -14,7 +14,7 @@ from accounts.tests.factories import ManagerFactory
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-pytest_plugins = ["issuetracker.testing.browser", "issuetracker.testing.mailservers"]
+pytest_plugins = ["issuetracker.testing.browser", "issuetracker.testing.mailservers", "boards.tests.fake_platforms"]
 
 
 def require(condition: bool, reason: str) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import external_views, views
 
 app_name = "boards"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/edit/", views.board_edit, name="edit"),
     path("<int:pk>/archive/", views.board_archive_view, name="archive"),
     path("<int:pk>/delete/", views.board_delete_view, name="delete"),
+    path("<int:pk>/external/", external_views.board_external, name="external"),
 ]

@@ -109,7 +109,7 @@ class StandbyItemAdmin(admin.ModelAdmin):
     list_filter = ["reason"]
     search_fields = ["subject", "sender_email", "manager__email"]
     list_select_related = ["manager", "receiving_inbox"]
-    raw_id_fields = ["manager", "receiving_inbox", "processed_email", "original_board"]
+    raw_id_fields = ["manager", "receiving_inbox", "processed_email", "original_board", "ticket"]
 
 
 @admin.register(OutgoingMail)

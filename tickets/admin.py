@@ -122,7 +122,7 @@ class TicketAdmin(admin.ModelAdmin):
         (None, {"fields": ("title", "description", "board", "state", "public_link")}),
         (_("Reporter"), {"fields": ("creator_email", "source", "source_message_id")}),
         (_("Dates"), {"fields": ("created_at", "updated_at")}),
-        (_("Forwarding"), {"fields": ("external_platform", "external_id", "external_url")}),
+        (_("Forwarding"), {"fields": ("external_platform", "forward_status", "external_id", "external_url")}),
     )
     readonly_fields = (
         "uuid",
@@ -137,6 +137,7 @@ class TicketAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "external_platform",
+        "forward_status",
         "external_id",
         "external_url",
     )
