@@ -1,0 +1,343 @@
+"""`make bench`: set up, seed, serve, load, take in mail, print the table. See bench/__init__.py.
+
+Options (for working on the bench itself; `make bench` uses none):
+  --sizes 1000,100000   board sizes to measure, in growing order
+  --skip-pages          only the intake part
+  --skip-intake         only the page part
+  --no-save             print the table without writing bench/results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from . import load, report, server
+from .util import BenchError, log
+
+# The whole run stops (cleanly) after this, whatever hangs.
+TOTAL_TIMEOUT_SECONDS = 20 * 60
+MANAGER_PAGE_TARGET = 0.10
+PUBLIC_GET_TARGET = 0.25
+GROWTH_TARGET = 1.5
+INTAKE_TARGET = 0.33
+MEMORY_FLAT_TOLERANCE = 1.10
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str
+    label: str
+    manager_page: bool
+    target: float | None
+
+
+PAGES = [
+    PageSpec("dashboard", "dashboard `/`", True, MANAGER_PAGE_TARGET),
+    PageSpec("board_list", "board list `/boards/`", True, MANAGER_PAGE_TARGET),
+    PageSpec("kanban", "kanban `/boards/<id>/`", True, MANAGER_PAGE_TARGET),
+    PageSpec("ticket_list", "ticket list, 2 states, by title, page 3", True, MANAGER_PAGE_TARGET),
+    PageSpec("ticket_detail", "ticket detail", True, MANAGER_PAGE_TARGET),
+    PageSpec("form_get", "public form GET `/board/<name>`", False, PUBLIC_GET_TARGET),
+    PageSpec("form_post", "public form POST (report filed, 302)", False, None),
+]
+
+
+def _timeout(signum: int, frame: FrameType | None) -> None:
+    raise BenchError(f"the bench ran longer than {TOTAL_TIMEOUT_SECONDS // 60} minutes and was stopped")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument("--skip-intake", action="store_true")
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",")]
+    if sizes != sorted(sizes):
+        parser.error("--sizes must grow: the board is extended in place")
+
+    signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(TOTAL_TIMEOUT_SECONDS)
+    scratch = load.scratch_dir()
+    ok = False
+    try:
+        text = run(args=args, sizes=sizes, scratch=scratch)
+        print(text)
+        ok = True
+        return 0
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        return 1
+    finally:
+        signal.alarm(0)
+        _cleanup(scratch, keep=not ok)
+
+
+def _cleanup(scratch: Path, *, keep: bool) -> None:
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # Django may not even be set up yet
+        pass
+    try:
+        server.flush_redis_databases()
+    except BenchError:
+        pass
+    if keep:
+        log(f"logs kept in {scratch}")
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
+    started = datetime.now(UTC)
+    wrk = load.ensure_wrk() if not args.skip_pages else ""
+    database_url = server.recreate_database()
+    port = server.free_port()
+    static_root = scratch / "static"
+    env = server.product_environment(database_url=database_url, static_root=static_root, port=port)
+    server.flush_redis_databases()
+    log(f"database {server.DB_NAME} created; migrating and collecting static files")
+    server.manage(env, "migrate", "--noinput")
+    server.manage(env, "collectstatic", "--noinput")
+    # This process seeds and reads through the same settings as the served product.
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.db import connection, connections
+
+    from . import seeding
+
+    base = seeding.seed_base()
+    now = datetime.now(UTC)
+    rows: list[report.Row] = []
+    versions: dict[str, str] = {}
+    page_results: dict[tuple[str, int], load.LoadResult] = {}
+    ceilings: dict[int, load.LoadResult] = {}
+
+    if not args.skip_pages:
+        versions["wrk"] = load.wrk_version(wrk)
+        seeded = 0
+        with server.Gunicorn(env=env, port=port, log_path=scratch / "gunicorn.log") as gunicorn:
+            cookies: tuple[str, ...] = ()
+            for size in sizes:
+                log(f"seeding the board up to {size:,} tickets")
+                seeding.seed_board_tickets(
+                    board_id=base.measured_board_id, manager_id=base.manager_id, start=seeded, stop=size, now=now
+                )
+                seeded = size
+                seeding.vacuum_analyze()
+                detail_id = seeding.detail_ticket_id(board_id=base.measured_board_id)
+                connections.close_all()
+                if not cookies:
+                    cookies = tuple(
+                        load.log_in(gunicorn.url, email=seeding.MANAGER_EMAIL, password=seeding.MANAGER_PASSWORD)
+                        for _thread in range(load.THREADS)
+                    )
+                targets = _targets(gunicorn.url, base, detail_id, cookies)
+                ceilings[size] = load.measure(wrk, gunicorn.url, _ceiling_target())
+                for spec in PAGES:
+                    page_results[spec.key, size] = load.measure(wrk, gunicorn.url, targets[spec.key])
+                removed = seeding.delete_web_form_tickets(board_id=base.web_form_board_id)
+                log(f"{removed} rows filed by the POST run removed again")
+        rows += _page_rows(sizes, page_results, ceilings)
+
+    intake_results = None
+    if not args.skip_intake:
+        from . import intake
+
+        intake_results = intake.run_intake(env=env, scratch=scratch)
+        rows += _intake_rows(intake_results)
+        versions["Dovecot"] = intake_results.dovecot_version
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        versions = {"PostgreSQL": cursor.fetchone()[0], "Redis": _redis_version(), **versions}
+    versions["gunicorn"] = _package_version("gunicorn")
+    facts = report.machine_facts(versions=versions)
+    text = report.document(
+        title="Benchmark results",
+        started=started,
+        rows=rows,
+        facts=facts,
+        notes=_notes(sizes, intake_results is not None),
+    )
+    if not args.no_save:
+        path = report.save(text, started=started)
+        log(f"saved to {path.relative_to(path.parent.parent.parent)} and bench/results/latest.md")
+    return report.table(rows)
+
+
+def _ceiling_target() -> load.Target:
+    from .urls import CEILING_PATH
+
+    return load.Target(key="ceiling", label="ceiling (minimal view)", path=CEILING_PATH, marker="ok")
+
+
+def _targets(base_url: str, base: object, detail_id: int, cookies: tuple[str, ...]) -> dict[str, load.Target]:
+    from . import seeding
+
+    board = base.measured_board_id  # type: ignore[attr-defined]
+    post_cookie, post_body = load.public_form_post(base_url, seeding.WEB_FORM_BOARD)
+    return {
+        "dashboard": load.Target("dashboard", "dashboard", "/", cookies=cookies, marker="Customer portal"),
+        "board_list": load.Target("board_list", "board list", "/boards/", cookies=cookies, marker="Customer portal"),
+        "kanban": load.Target("kanban", "kanban", f"/boards/{board}/", cookies=cookies, marker="Customer portal"),
+        "ticket_list": load.Target(
+            "ticket_list",
+            "ticket list (filtered, sorted, p. 3)",
+            f"/boards/{board}/tickets/?state=new&state=in_progress&sort=title&direction=asc&page=3",
+            cookies=cookies,
+            marker="Customer portal",
+        ),
+        "ticket_detail": load.Target(
+            "ticket_detail", "ticket detail", f"/boards/{board}/tickets/{detail_id}/", cookies=cookies, marker="Closed"
+        ),
+        "form_get": load.Target(
+            "form_get", "public form GET", f"/board/{seeding.MEASURED_BOARD}", marker="csrfmiddlewaretoken"
+        ),
+        "form_post": load.Target(
+            "form_post",
+            "public form POST",
+            f"/board/{seeding.WEB_FORM_BOARD}",
+            method="POST",
+            body=post_body,
+            cookies=(post_cookie,),
+            expect_status=302,
+        ),
+    }
+
+
+def _fmt_load(result: load.LoadResult) -> str:
+    return f"{report.fmt_rate(result.rps, 'req/s')} · p50 {result.p50_ms:.1f} ms · p99 {result.p99_ms:.1f} ms"
+
+
+def _page_rows(
+    sizes: list[int], results: dict[tuple[str, int], load.LoadResult], ceilings: dict[int, load.LoadResult]
+) -> list[report.Row]:
+    rows = [
+        report.Row(f"ceiling: minimal Django view, {size:,}-ticket run", _fmt_load(ceilings[size])) for size in sizes
+    ]
+    for spec in PAGES:
+        for size in sizes:
+            result, ceiling = results[spec.key, size], ceilings[size]
+            ratio = result.rps / ceiling.rps
+            rows.append(
+                report.Row(
+                    f"{spec.label}, {size:,} tickets",
+                    _fmt_load(result),
+                    report.fmt_rate(ceiling.rps, "req/s"),
+                    f"{ratio:.1%}",
+                    f"≥ {spec.target:.0%}" if spec.target is not None else "—",
+                    ratio >= spec.target if spec.target is not None else None,
+                )
+            )
+        if len(sizes) >= 2:
+            small, large = sizes[0], sizes[-1]
+            growth = results[spec.key, small].rps / results[spec.key, large].rps
+            rows.append(
+                report.Row(
+                    f"{spec.label}: time per request {large // 1000:,}k ÷ {small // 1000:,}k",
+                    f"{growth:.2f}×",
+                    target=f"≤ {GROWTH_TARGET}×",
+                    met=growth <= GROWTH_TARGET,
+                )
+            )
+    return rows
+
+
+def _intake_rows(results: object) -> list[report.Row]:
+    from .intake import FULL, SMALL, IntakeResults
+
+    assert isinstance(results, IntakeResults)
+    bare, product = results.bare, results.product_full
+    ratio = product.rate / bare.rate
+    growth = results.product_full.hwm_kb / results.product_small.hwm_kb
+    mb = results.mailbox_bytes / 1e6
+    return [
+        report.Row(
+            f"intake ceiling: bare UID FETCH + parse, {FULL:,} mails ({mb:.0f} MB)",
+            report.fmt_rate(bare.rate, "msg/s"),
+        ),
+        report.Row(
+            f"intake: `inbox_poll` until empty, {FULL:,} mails",
+            report.fmt_rate(product.rate, "msg/s"),
+            report.fmt_rate(bare.rate, "msg/s"),
+            f"{ratio:.1%}",
+            f"≥ {INTAKE_TARGET:.0%}",
+            ratio >= INTAKE_TARGET,
+        ),
+        report.Row(f"intake worker peak RSS (VmHWM), {SMALL:,} mails", report.fmt_mib(results.product_small.hwm_kb)),
+        report.Row(
+            f"intake worker peak RSS (VmHWM), {FULL:,} mails",
+            report.fmt_mib(results.product_full.hwm_kb),
+            f"{report.fmt_mib(results.product_small.hwm_kb)} at {SMALL:,}",
+            f"{growth:.2f}×",
+            f"flat (≤ {MEMORY_FLAT_TOLERANCE:.2f}×)",
+            growth <= MEMORY_FLAT_TOLERANCE,
+        ),
+    ]
+
+
+def _notes(sizes: list[int], with_intake: bool) -> list[str]:
+    notes = [
+        f"Product served by gunicorn {server.GUNICORN_WORKERS} sync workers on 127.0.0.1 with DEBUG=false, "
+        "PostgreSQL, Redis cache (db 5) and broker (db 6), rate limits off (RATE_LIMIT_ENABLED=false), "
+        "static files collected and served by WhiteNoise; secrets generated for the run.",
+        "Ceiling: `/bench/ceiling`, a view returning a fixed 2-byte body through the same middleware and "
+        "server settings (bench/urls.py), requested without a session, measured before each board size.",
+        f"Load: wrk, {load.THREADS} threads, {load.CONNECTIONS} connections, {load.WARMUP_SECONDS} s warm-up "
+        f"then {load.DURATION_SECONDS} s per URL; manager pages with one logged-in session per wrk thread; "
+        "every answer's status checked (a run with one wrong status is refused). Latency includes queueing "
+        f"of {load.CONNECTIONS} connections on {server.GUNICORN_WORKERS} workers.",
+        f"Data: one manager, five boards (one archived); the measured board grows in place from "
+        f"{sizes[0]:,} to {sizes[-1]:,} tickets (18 % new, 12 % in progress, 55 % closed, 15 % rejected, "
+        "with their state changes), one ticket per 10 minutes back in time, fixed seed (bench/seeding.py); "
+        "VACUUM ANALYZE after seeding, as autovacuum would have done. The POST run files reports on another "
+        "board, removed after each size.",
+        "Time per request 100k ÷ 1k is the inverse ratio of requests/s of the same page at both sizes.",
+    ]
+    if with_intake:
+        notes.append(
+            "Intake: private Dovecot (test-suite config) with 2,000 generated support mails (bench/mailbox.py: "
+            "plain, HTML, alternative, attachments, replies, auto-replies, real-world corpus copies; utf-8, "
+            "iso-8859-2, windows-1250, koi8-r, iso-2022-jp). Ceiling: imaplib UID FETCH in batches of 50 + "
+            "`parse_message`, no database, after one discarded warm-up pass. Product: `inbox_poll` in a fresh "
+            "process until nothing is left (tickets, standby items, outbox rows committed); its VmHWM at 500 "
+            "and at 2,000 mails shows whether memory grows with the mailbox."
+        )
+    return notes
+
+
+def _redis_version() -> str:
+    import redis
+
+    try:
+        info = redis.Redis.from_url(server.redis_base_url() + "/5", socket_timeout=5).info("server")
+        return str(info["redis_version"])
+    except redis.RedisError:
+        return "unknown"
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,362 @@
+"""The benchmark's data set: deterministic (fixed seed), realistic, written with bulk_create.
+
+One manager (verified address, known password) owns a few boards. The measured board grows in
+place: ``seed_board_tickets(start=0, stop=1_000)`` for the first run, then
+``seed_board_tickets(start=1_000, stop=100_000)`` adds the older history for the second. Ticket
+``i`` is always the same ticket (title, state, dates, uuid), so the 1,000-ticket board is exactly
+the newest 1,000 tickets of the 100,000-ticket board and every URL (kanban, list page 3, the
+detail page) stays the same between the two runs.
+
+Board counters (``Board.count_<state>``) are written from the rows themselves after each batch,
+exactly the numbers ``tickets.services`` would have kept, and the tables are VACUUM ANALYZEd,
+as autovacuum would have done on a live site long before a board reached that size.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+SEED = 20260601
+BATCH_SIZE = 2_000
+# The newest ticket is this old; the board's history then goes back one ticket per step.
+NEWEST_TICKET_AGE = timedelta(minutes=3)
+TICKET_STEP = timedelta(minutes=10)  # 1,000 tickets ≈ one week, 100,000 ≈ two years
+
+MANAGER_EMAIL = "bench-manager@example.com"
+MANAGER_PASSWORD = "bench-password-2026"
+MEASURED_BOARD = "customer-portal"
+WEB_FORM_BOARD = "web-reports"
+
+_PRODUCTS = [
+    "checkout",
+    "login page",
+    "invoice PDF",
+    "mobile app",
+    "password reset",
+    "search",
+    "CSV export",
+    "dashboard",
+    "notification emails",
+    "order history",
+    "profile settings",
+    "shopping cart",
+    "payment form",
+    "API token page",
+    "two-factor login",
+    "file upload",
+    "calendar sync",
+    "report builder",
+    "user invitations",
+    "dark mode",
+]
+_PROBLEMS = [
+    "does not load",
+    "shows a blank page",
+    "returns error 500",
+    "is very slow",
+    "shows the wrong total",
+    "times out",
+    "logs me out",
+    "crashes on start",
+    "shows an outdated value",
+    "rejects a valid input",
+    "sends duplicate emails",
+    "has a broken layout on my phone",
+    "ignores my language setting",
+    "cannot be opened in Firefox",
+    "loses my changes",
+]
+_CONTEXTS = [
+    "after the last update",
+    "since Monday",
+    "for some customers",
+    "on Android",
+    "on iPhone",
+    "in Safari",
+    "when I use a coupon",
+    "with a long company name",
+    "for invoices in EUR",
+    "after changing my address",
+    "only in the Polish version",
+    "every morning",
+    "",
+    "",
+    "",
+]
+_SENTENCES = [
+    "I tried again after clearing the browser cache, with the same result.",
+    "This started right after I updated the app this morning.",
+    "My colleague sees the same thing on her laptop.",
+    "The page keeps spinning for about a minute and then gives up.",
+    "We rely on this for our monthly closing, so it is quite urgent for us.",
+    "Steps: open the page, click the blue button, wait a few seconds.",
+    "Expected: the list of my orders. Actual: an empty table with no message.",
+    "The error message says 'Something went wrong, please try again later'.",
+    "I attached nothing because the upload itself fails.",
+    "It works in private browsing mode, which is strange.",
+    "Our account number is in the signature below if you need it.",
+    "Could you please tell me whether this is a known problem?",
+    "The total is off by exactly the shipping cost.",
+    "It happens on both Wi-Fi and mobile data.",
+    "I am using the latest version of Chrome on Windows 11.",
+    "Three of our customers called about this today.",
+    "Nothing changed on our side as far as I know.",
+    "The same worked fine last week.",
+    "Sometimes it works on the second try, most of the time it does not.",
+    "Thank you for looking into it, and have a nice day.",
+    "Screenshot description: a red banner at the top with code E-4012.",
+    "The date shown is one day off, maybe a timezone issue?",
+    "Our finance team cannot download the statements at all.",
+    "Please let me know if you need more details from my side.",
+]
+_FIRST = ["anna", "jan", "maria", "piotr", "olga", "ivan", "yuki", "kenji", "emma", "liam", "sofia", "noah"]
+_LAST = ["nowak", "kowalski", "smith", "tanaka", "ivanova", "garcia", "muller", "rossi", "brown", "sato"]
+_DOMAINS = ["example.com", "example.org", "mail.example.net", "corp.example", "shop.example"]
+_COMMENTS = [
+    "Reproduced, looking into it.",
+    "Fixed in today's release, thank you for the report.",
+    "This is expected behaviour, see the help page.",
+    "Duplicate of an earlier report.",
+    "We could not reproduce this; please write again if it happens once more.",
+    "",
+    "",
+]
+# Share of each final state on the board: many finished tickets, as on any long-lived board.
+_STATE_WEIGHTS = [("new", 18), ("in_progress", 12), ("closed", 55), ("rejected", 15)]
+
+
+@dataclass(frozen=True)
+class SeededData:
+    manager_id: int
+    measured_board_id: int
+    web_form_board_id: int
+    web_form_unique_name: str
+    detail_ticket_id: int
+
+
+def _ticket_rng(index: int) -> random.Random:
+    # One generator per ticket: ticket i is the same whatever range is being seeded.
+    return random.Random(SEED * 1_000_003 + index)
+
+
+def _title(rng: random.Random) -> str:
+    product, problem, context = rng.choice(_PRODUCTS), rng.choice(_PROBLEMS), rng.choice(_CONTEXTS)
+    title = f"{product.capitalize()} {problem}"
+    return f"{title} {context}".strip()
+
+
+def _description(rng: random.Random) -> str:
+    parts = ["Hello,", ""]
+    paragraphs = rng.randint(1, 4)
+    for _p in range(paragraphs):
+        parts.append(" ".join(rng.sample(_SENTENCES, rng.randint(2, 5))))
+        parts.append("")
+    parts.append(f"Best regards,\n{rng.choice(_FIRST).capitalize()}")
+    return "\n".join(parts)
+
+
+def _email(rng: random.Random) -> str:
+    return f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randint(1, 400)}@{rng.choice(_DOMAINS)}"
+
+
+def _final_state(rng: random.Random) -> str:
+    roll = rng.randrange(100)
+    for state, weight in _STATE_WEIGHTS:
+        if roll < weight:
+            return state
+        roll -= weight
+    return "closed"
+
+
+def _path_to(state: str, rng: random.Random) -> list[tuple[str, str]]:
+    """The moves that lead from ``new`` to ``state`` (TKT-2)."""
+    if state == "new":
+        return []
+    if state == "in_progress":
+        return [("new", "in_progress")]
+    if state == "closed":
+        return [("new", "in_progress"), ("in_progress", "closed")]
+    # rejected: straight away, or after some work
+    if rng.random() < 0.6:
+        return [("new", "rejected")]
+    return [("new", "in_progress"), ("in_progress", "rejected")]
+
+
+def seed_base(*, ticket_board_stop_hint: int = 0) -> SeededData:
+    """The manager, their boards (one archived) and keywords; idempotent for a fresh database."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import Manager
+    from boards.models import Board, Keyword
+
+    rng = random.Random(SEED)
+    manager = Manager.objects.create_user(MANAGER_EMAIL, MANAGER_PASSWORD, name="Bench Manager")
+    manager.timezone = "Europe/Warsaw"
+    manager.save(update_fields=["timezone"])
+    EmailAddress.objects.create(user=manager, email=MANAGER_EMAIL, verified=True, primary=True)
+
+    boards = {}
+    for unique_name, name, keywords in [
+        (MEASURED_BOARD, "Customer portal", ["portal", "login", "checkout"]),
+        ("billing", "Billing", ["invoice", "payment", "refund"]),
+        ("mobile-app", "Mobile app", ["android", "iphone", "app crash"]),
+        (WEB_FORM_BOARD, "Web reports", []),
+        ("old-website", "Old website", ["legacy"]),
+    ]:
+        board = Board.objects.create(
+            manager=manager,
+            name=name,
+            unique_name=unique_name,
+            greeting=f"Tell us what went wrong with the {name.lower()}. We answer within one working day.",
+        )
+        for text in keywords:
+            Keyword.objects.create(manager=manager, board=board, text=text)
+        boards[unique_name] = board
+
+    # A few tickets on the side boards, so the dashboard and board list show real numbers.
+    now = timezone.now()
+    side = []
+    for unique_name in ("billing", "mobile-app", "old-website"):
+        for _n in range(40):
+            created = now - timedelta(hours=rng.randint(1, 24 * 60))
+            side.append(_side_ticket(boards[unique_name], rng, created))
+    from tickets.models import Ticket
+
+    Ticket.objects.bulk_create(side, batch_size=BATCH_SIZE)
+    old = boards["old-website"]
+    Board.objects.filter(pk=old.pk).update(is_archived=True, archived_at=now - timedelta(days=30))
+    for board in boards.values():
+        recount_board(board.pk)
+
+    return SeededData(
+        manager_id=manager.pk,
+        measured_board_id=boards[MEASURED_BOARD].pk,
+        web_form_board_id=boards[WEB_FORM_BOARD].pk,
+        web_form_unique_name=WEB_FORM_BOARD,
+        detail_ticket_id=0,
+    )
+
+
+def _side_ticket(board: object, rng: random.Random, created: datetime) -> object:
+    from tickets.models import Ticket
+
+    return Ticket(
+        uuid=uuid.UUID(int=rng.getrandbits(128), version=4),
+        board=board,
+        title=_title(rng),
+        description=_description(rng),
+        state=rng.choice(["new", "in_progress", "closed"]),
+        creator_email=_email(rng),
+        source=rng.choice(["web", "email"]),
+        created_at=created,
+        updated_at=created,
+    )
+
+
+def seed_board_tickets(*, board_id: int, manager_id: int, start: int, stop: int, now: datetime) -> None:
+    """Tickets ``start`` … ``stop - 1`` of the measured board, with their state changes."""
+    from tickets.models import StateChange, Ticket
+
+    newest = now - NEWEST_TICKET_AGE
+    for batch_start in range(start, stop, BATCH_SIZE):
+        batch_stop = min(batch_start + BATCH_SIZE, stop)
+        tickets: list[Ticket] = []
+        moves: list[list[tuple[str, str, datetime, str]]] = []
+        for index in range(batch_start, batch_stop):
+            rng = _ticket_rng(index)
+            created = newest - TICKET_STEP * index - timedelta(seconds=rng.randint(0, 500))
+            state = _final_state(rng)
+            path = _path_to(state, rng)
+            when = created
+            ticket_moves = []
+            for from_state, to_state in path:
+                # Work happens within hours to days, never in the future.
+                when = min(when + timedelta(minutes=rng.randint(10, 4 * 24 * 60)), newest)
+                ticket_moves.append((from_state, to_state, when, rng.choice(_COMMENTS)))
+            tickets.append(
+                Ticket(
+                    uuid=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    board_id=board_id,
+                    title=_title(rng),
+                    description=_description(rng),
+                    state=state,
+                    creator_email=_email(rng),
+                    source="email" if rng.random() < 0.6 else "web",
+                    created_at=created,
+                    updated_at=when,
+                )
+            )
+            moves.append(ticket_moves)
+        with transaction.atomic():
+            created_tickets = Ticket.objects.bulk_create(tickets, batch_size=BATCH_SIZE)
+            changes = [
+                StateChange(
+                    ticket_id=ticket.pk,
+                    from_state=from_state,
+                    to_state=to_state,
+                    comment=comment,
+                    changed_by_id=manager_id,
+                    created_at=when,
+                )
+                for ticket, ticket_moves in zip(created_tickets, moves, strict=True)
+                for from_state, to_state, when, comment in ticket_moves
+            ]
+            StateChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
+    recount_board(board_id)
+
+
+def recount_board(board_id: int) -> None:
+    """Set the counters to what tickets.services would have kept them at (one per state, internal only)."""
+    from boards.models import Board
+    from tickets.models import Ticket
+
+    counts = dict(
+        Ticket.objects.internal().filter(board_id=board_id).values_list("state").annotate(n=Count("id")).order_by()
+    )
+    forwarded = Ticket.objects.forwarded().filter(board_id=board_id).count()
+    Board.objects.filter(pk=board_id).update(
+        count_new=counts.get("new", 0),
+        count_in_progress=counts.get("in_progress", 0),
+        count_closed=counts.get("closed", 0),
+        count_rejected=counts.get("rejected", 0),
+        count_forwarded=forwarded,
+    )
+
+
+def detail_ticket_id(*, board_id: int) -> int:
+    """A ticket among the newest 1,000 that went through two moves: a detail page with a timeline."""
+    from tickets.models import Ticket
+
+    ticket = (
+        Ticket.objects.filter(board_id=board_id, state="closed")
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)[20:21]
+    )
+    return ticket[0]
+
+
+def vacuum_analyze() -> None:
+    """What autovacuum does on a live site: fresh planner statistics and visibility map."""
+    with connection.cursor() as cursor:
+        for table in ("tickets_ticket", "tickets_statechange", "boards_board", "django_session"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def delete_web_form_tickets(*, board_id: int) -> int:
+    """Remove what the public-form POST run created, so both sizes see the same data set."""
+    from inboxes.models import OutgoingMail
+    from tickets.models import Ticket
+
+    with transaction.atomic():
+        tickets = Ticket.objects.filter(board_id=board_id)
+        OutgoingMail.objects.filter(ticket__in=tickets).delete()
+        deleted, _by_model = tickets.delete()
+    recount_board(board_id)
+    return deleted
