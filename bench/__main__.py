@@ -5,6 +5,8 @@ Options (for working on the bench itself; `make bench` uses none):
   --skip-pages          only the intake part
   --skip-intake         only the page part
   --no-save             print the table without writing bench/results/
+  --snapshot            measure the last commit (git archive HEAD into a temporary folder), not the
+                        working tree: other people's unsaved edits cannot change or break the run
 """
 
 from __future__ import annotations
@@ -60,11 +62,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--snapshot", action="store_true")
+    parser.add_argument("--results-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     if sizes != sorted(sizes):
         parser.error("--sizes must grow: the board is extended in place")
 
+    if args.snapshot:
+        return _run_snapshot(argv)
     signal.signal(signal.SIGALRM, _timeout)
     signal.alarm(TOTAL_TIMEOUT_SECONDS)
     scratch = load.scratch_dir()
@@ -80,6 +86,30 @@ def main(argv: list[str]) -> int:
     finally:
         signal.alarm(0)
         _cleanup(scratch, keep=not ok)
+
+
+def _run_snapshot(argv: list[str]) -> int:
+    """Export HEAD with git archive and run the bench from there, saving results here."""
+    import subprocess
+
+    from .util import BASE_DIR, RESULTS_DIR
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    source = Path(load.scratch_dir())
+    try:
+        archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=BASE_DIR, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+        subprocess.run([sys.executable, "bin/compile-messages"], cwd=source, capture_output=True, check=True)
+        log(f"measuring commit {commit} exported to {source}")
+        child_args = [arg for arg in argv if arg != "--snapshot"] + ["--results-dir", str(RESULTS_DIR)]
+        env = {**os.environ, "BENCH_GIT_COMMIT": f"{commit} (snapshot of HEAD)"}
+        return subprocess.run(
+            [sys.executable, "-m", "bench", *child_args], cwd=source, env=env, timeout=TOTAL_TIMEOUT_SECONDS + 60
+        ).returncode
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
 
 
 def _cleanup(scratch: Path, *, keep: bool) -> None:
@@ -146,9 +176,13 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
                         for _thread in range(load.THREADS)
                     )
                 targets = _targets(gunicorn.url, base, detail_id, cookies)
-                ceilings[size] = load.measure(wrk, gunicorn.url, _ceiling_target())
+                before = load.measure(wrk, gunicorn.url, _ceiling_target())
                 for spec in PAGES:
                     page_results[spec.key, size] = load.measure(wrk, gunicorn.url, targets[spec.key])
+                # Measured on both sides of the pages and pooled, so a drift of the machine
+                # during the run weighs on the ceiling as much as on the pages.
+                after = load.measure(wrk, gunicorn.url, _ceiling_target())
+                ceilings[size] = load.pooled(before, after)
                 removed = seeding.delete_web_form_tickets(board_id=base.web_form_board_id)
                 log(f"{removed} rows filed by the POST run removed again")
         rows += _page_rows(sizes, page_results, ceilings)
@@ -174,8 +208,8 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
         notes=_notes(sizes, intake_results is not None),
     )
     if not args.no_save:
-        path = report.save(text, started=started)
-        log(f"saved to {path.relative_to(path.parent.parent.parent)} and bench/results/latest.md")
+        path = report.save(text, started=started, folder=Path(args.results_dir) if args.results_dir else None)
+        log(f"saved to {path} and latest.md beside it")
     return report.table(rows)
 
 
@@ -296,7 +330,8 @@ def _notes(sizes: list[int], with_intake: bool) -> list[str]:
         "PostgreSQL, Redis cache (db 5) and broker (db 6), rate limits off (RATE_LIMIT_ENABLED=false), "
         "static files collected and served by WhiteNoise; secrets generated for the run.",
         "Ceiling: `/bench/ceiling`, a view returning a fixed 2-byte body through the same middleware and "
-        "server settings (bench/urls.py), requested without a session, measured before each board size.",
+        "server settings (bench/urls.py), requested without a session, measured before and after the pages "
+        "of each board size and pooled (requests of both runs over their time).",
         f"Load: wrk, {load.THREADS} threads, {load.CONNECTIONS} connections, {load.WARMUP_SECONDS} s warm-up "
         f"then {load.DURATION_SECONDS} s per URL; manager pages with one logged-in session per wrk thread; "
         "every answer's status checked (a run with one wrong status is refused). Latency includes queueing "

@@ -164,6 +164,18 @@ def run_wrk(wrk: str, base_url: str, target: Target, *, seconds: int = DURATION_
     )
 
 
+def pooled(*results: LoadResult) -> LoadResult:
+    """Several runs of one URL as one: requests over time; the worse of the latency percentiles."""
+    return LoadResult(
+        requests=sum(r.requests for r in results),
+        seconds=sum(r.seconds for r in results),
+        p50_ms=max(r.p50_ms for r in results),
+        p99_ms=max(r.p99_ms for r in results),
+        bad_status=sum(r.bad_status for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+    )
+
+
 def measure(wrk: str, base_url: str, target: Target) -> LoadResult:
     """Check the page once, warm up, then the measured run; refuses a run with wrong answers."""
     check_target(base_url, target)

@@ -66,9 +66,11 @@ def _memory() -> str:
 def machine_facts(*, versions: dict[str, str]) -> list[tuple[str, str]]:
     import django
 
-    commit = _run("git", "rev-parse", "--short=12", "HEAD") or "unknown"
-    if _run("git", "status", "--porcelain", "--untracked-files=no"):
-        commit += " (working tree has uncommitted changes)"
+    commit = os.environ.get("BENCH_GIT_COMMIT", "")
+    if not commit:
+        commit = _run("git", "rev-parse", "--short=12", "HEAD") or "unknown"
+        if _run("git", "status", "--porcelain", "--untracked-files=no"):
+            commit += " (working tree has uncommitted changes)"
     facts = [
         ("cores (nproc)", str(os.cpu_count())),
         ("CPU", _cpu_model()),
@@ -104,13 +106,14 @@ def document(*, title: str, started: datetime, rows: list[Row], facts: list[tupl
     return "\n".join(parts)
 
 
-def save(text: str, *, started: datetime) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{started:%Y-%m-%d-%H%M}.md"
+def save(text: str, *, started: datetime, folder: Path | None = None) -> Path:
+    folder = folder or RESULTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{started:%Y-%m-%d-%H%M}.md"
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(path)
-    shutil.copyfile(path, RESULTS_DIR / "latest.md")
+    shutil.copyfile(path, folder / "latest.md")
     return path
 
 

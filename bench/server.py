@@ -151,6 +151,9 @@ class Gunicorn:
                     # A backlog deep enough for every wrk connection; sync workers never keep alive.
                     "--backlog",
                     "256",
+                    # The default control socket is one path per user: it would collide with any
+                    # other gunicorn of this user, e.g. a developer's own.
+                    "--no-control-socket",
                 ],
                 cwd=BASE_DIR,
                 env=self.env,
