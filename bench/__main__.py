@@ -99,7 +99,9 @@ def _run_snapshot(argv: list[str]) -> int:
     ).stdout.strip()
     source = Path(load.scratch_dir())
     try:
-        archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=BASE_DIR, capture_output=True, check=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", "HEAD"], cwd=BASE_DIR, capture_output=True, check=True
+        )
         subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
         subprocess.run([sys.executable, "bin/compile-messages"], cwd=source, capture_output=True, check=True)
         log(f"measuring commit {commit} exported to {source}")
