@@ -9,7 +9,6 @@ from boards.external import PermanentExternalError, TransientExternalError
 from .forwarding import FORWARD_MAX_RETRIES, forward_retry_delay, ticket_forward_fail, ticket_forward_pending
 
 
-# Eager mode (tests) re-runs a retry at once, ignoring the countdown, so tests stay fast.
 @shared_task(bind=True, max_retries=FORWARD_MAX_RETRIES, acks_late=True)
 def forward_ticket(self, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
     """EXT-2/EXT-3: create the stub's issue or card; retry transient failures, queue the rest."""
@@ -18,6 +17,11 @@ def forward_ticket(self, ticket_id: int) -> None:  # type: ignore[no-untyped-def
     except TransientExternalError as exc:
         if self.request.retries >= self.max_retries:
             ticket_forward_fail(ticket_id=ticket_id, reason=exc.message)
+            return
+        if self.request.is_eager:
+            # Eager mode (tests) has no queue to come back through, and self.retry would only
+            # propagate: run the next attempt now, counted like a real retry.
+            self.apply(args=(ticket_id,), retries=self.request.retries + 1)
             return
         delay = forward_retry_delay(retries=self.request.retries, retry_after=exc.retry_after)
         raise self.retry(exc=exc, countdown=delay) from exc
