@@ -156,7 +156,7 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
     rows: list[report.Row] = []
     versions: dict[str, str] = {}
     page_results: dict[tuple[str, int], load.LoadResult] = {}
-    ceilings: dict[int, load.LoadResult] = {}
+    ceilings: dict[tuple[str, int], load.LoadResult] = {}
 
     if not args.skip_pages:
         versions["wrk"] = load.wrk_version(wrk)
@@ -178,13 +178,12 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
                         for _thread in range(load.THREADS)
                     )
                 targets = _targets(gunicorn.url, base, detail_id, cookies)
-                before = load.measure(wrk, gunicorn.url, _ceiling_target())
+                load.measure(wrk, gunicorn.url, _ceiling_target())  # warm-up of the ceiling URL
                 for spec in PAGES:
+                    ceilings[spec.key, size] = load.measure(
+                        wrk, gunicorn.url, _ceiling_target(), seconds=load.CEILING_SECONDS, warm_up=False
+                    )
                     page_results[spec.key, size] = load.measure(wrk, gunicorn.url, targets[spec.key])
-                # Measured on both sides of the pages and pooled, so a drift of the machine
-                # during the run weighs on the ceiling as much as on the pages.
-                after = load.measure(wrk, gunicorn.url, _ceiling_target())
-                ceilings[size] = load.pooled(before, after)
                 removed = seeding.delete_web_form_tickets(board_id=base.web_form_board_id)
                 log(f"{removed} rows filed by the POST run removed again")
         rows += _page_rows(sizes, page_results, ceilings)
@@ -260,14 +259,21 @@ def _fmt_load(result: load.LoadResult) -> str:
 
 
 def _page_rows(
-    sizes: list[int], results: dict[tuple[str, int], load.LoadResult], ceilings: dict[int, load.LoadResult]
+    sizes: list[int], results: dict[tuple[str, int], load.LoadResult], ceilings: dict[tuple[str, int], load.LoadResult]
 ) -> list[report.Row]:
-    rows = [
-        report.Row(f"ceiling: minimal Django view, {size:,}-ticket run", _fmt_load(ceilings[size])) for size in sizes
-    ]
+    rows = []
+    for size in sizes:
+        runs = [ceilings[spec.key, size] for spec in PAGES]
+        rates = sorted(run.rps for run in runs)
+        rows.append(
+            report.Row(
+                f"ceiling: minimal Django view, {size:,}-ticket run ({len(runs)} runs, each before a page)",
+                f"{_fmt_load(load.pooled(*runs))} (min {rates[0]:,.0f}, max {rates[-1]:,.0f})",
+            )
+        )
     for spec in PAGES:
         for size in sizes:
-            result, ceiling = results[spec.key, size], ceilings[size]
+            result, ceiling = results[spec.key, size], ceilings[spec.key, size]
             ratio = result.rps / ceiling.rps
             rows.append(
                 report.Row(
@@ -332,8 +338,9 @@ def _notes(sizes: list[int], with_intake: bool) -> list[str]:
         "PostgreSQL, Redis cache (db 5) and broker (db 6), rate limits off (RATE_LIMIT_ENABLED=false), "
         "static files collected and served by WhiteNoise; secrets generated for the run.",
         "Ceiling: `/bench/ceiling`, a view returning a fixed 2-byte body through the same middleware and "
-        "server settings (bench/urls.py), requested without a session, measured before and after the pages "
-        "of each board size and pooled (requests of both runs over their time).",
+        "server settings (bench/urls.py), requested without a session, measured for "
+        f"{load.CEILING_SECONDS} s right before each page; each page's ratio is to its own ceiling run, so "
+        "load from other processes on the machine weighs on both sides alike.",
         f"Load: wrk, {load.THREADS} threads, {load.CONNECTIONS} connections, {load.WARMUP_SECONDS} s warm-up "
         f"then {load.DURATION_SECONDS} s per URL; manager pages with one logged-in session per wrk thread; "
         "every answer's status checked (a run with one wrong status is refused). Latency includes queueing "
