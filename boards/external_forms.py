@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from .forwarding import PlatformConfig, external_credentials_build
@@ -80,7 +81,8 @@ class ExternalPlatformForm(forms.Form):
     trello_list_id = forms.CharField(
         label=_("List for new cards"),
         required=False,
-        max_length=64,
+        # A validator, not max_length: max_length would put a maxlength attribute on the <select>.
+        validators=[MaxLengthValidator(64)],
         widget=forms.Select,
         help_text=_("Press “Load lists” to fetch the lists of the board."),
     )
