@@ -127,6 +127,8 @@ def test_public_form_report_on_a_jira_board_becomes_a_jira_issue(
     [confirmation] = mail.outbox
     assert confirmation.to == [REPORTER]
     assert f"/ticket/{ticket.uuid}" in confirmation.body
+    assert "The team handles it in Jira Cloud" in confirmation.body
+    assert "each time its state changes" not in confirmation.body
     # The stub redirects (EXT-2, PUB-2) and is never on the kanban.
     page = client.get(reverse("public_ticket", args=[ticket.uuid]))
     assert (page.status_code, page["Location"]) == (302, ticket.external_url)
