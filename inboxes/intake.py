@@ -8,10 +8,9 @@ interrupted and repeated, or a reprocess races with a poll.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,60 +25,51 @@ from boards.models import Board, Keyword
 from tickets.models import TicketSource
 from tickets.services import BoardClosedError, ticket_create
 
-from .loops import automatic_reply_block_reason, confirmation_apply_loop_protection, suspension_reply_sent_recently
+from .batch_facts import SUBJECT_MAX_LENGTH, BatchFacts, StoredMessage, stored_message_parse
+from .loops import block_reason, confirmation_suppress, suspension_reply_sent_recently
 from .models import Inbox, OutgoingMailKind, ProcessedEmail, ProcessedEmailStatus, StandbyItem, StandbyReason
 from .outbox import outgoing_mail_create
-from .parsing import MessageParseError, ParsedMessage, parse_message
+from .parsing import ParsedMessage
 from .routing import BoardCandidate, route_message
 
 logger = logging.getLogger(__name__)
 
-MESSAGE_KEY_MAX_LENGTH = 255
-SUBJECT_MAX_LENGTH = 998
-
 
 @dataclass(frozen=True)
 class IntakeContext:
-    """What routing needs about an inbox and its manager, loaded once per poll."""
+    """What routing needs about an inbox and its manager; the poller reloads it per batch, so a
+    board archived mid-poll stops taking mail within one batch."""
 
     inbox: Inbox
     manager: Any
     exclusive_board: BoardCandidate | None
     boards: tuple[BoardCandidate, ...]
+    board_by_id: dict[int, Board]
 
 
 def intake_context_load(*, inbox: Inbox) -> IntakeContext:
     manager = get_user_model().objects.get(pk=inbox.manager_id)
-    rows = list(Board.objects.filter(manager_id=inbox.manager_id).values("id", "is_archived", "exclusive_inbox_id"))
+    boards = list(Board.objects.filter(manager_id=inbox.manager_id))
     keywords: dict[int, list[str]] = {}
     for board_id, text in Keyword.objects.filter(board__manager_id=inbox.manager_id).values_list("board_id", "text"):
         keywords.setdefault(board_id, []).append(text)
-    candidates = {
-        row["id"]: BoardCandidate(
-            board_id=row["id"],
-            keywords=tuple(keywords.get(row["id"], ())),
-            is_archived=row["is_archived"],
-            has_exclusive_inbox=row["exclusive_inbox_id"] is not None,
+    candidates = {}
+    for board in boards:
+        board.manager = manager
+        candidates[board.pk] = BoardCandidate(
+            board_id=board.pk,
+            keywords=tuple(keywords.get(board.pk, ())),
+            is_archived=board.is_archived,
+            has_exclusive_inbox=board.exclusive_inbox_id is not None,
         )
-        for row in rows
-    }
-    exclusive = next((candidates[row["id"]] for row in rows if row["exclusive_inbox_id"] == inbox.pk), None)
-    return IntakeContext(inbox=inbox, manager=manager, exclusive_board=exclusive, boards=tuple(candidates.values()))
-
-
-def message_key(parsed: ParsedMessage, raw: bytes) -> str:
-    """The Message-ID deduplication is keyed on (ING-4).
-
-    A message without one is keyed on a hash of its bytes, so the very same message fetched again
-    (after a UIDVALIDITY change, say) is still recognised. Overlong or non-ASCII ids are hashed
-    too, to keep the unique index within its size limit.
-    """
-    message_id = parsed.message_id or ""
-    if message_id and len(message_id) <= MESSAGE_KEY_MAX_LENGTH and message_id.isascii():
-        return message_id
-    source = message_id.encode("utf-8", "replace") if message_id else raw
-    suffix = "long-message-id.invalid" if message_id else "no-message-id.invalid"
-    return f"<{hashlib.sha256(source).hexdigest()}@{suffix}>"
+    exclusive = next((candidates[board.pk] for board in boards if board.exclusive_inbox_id == inbox.pk), None)
+    return IntakeContext(
+        inbox=inbox,
+        manager=manager,
+        exclusive_board=exclusive,
+        boards=tuple(candidates.values()),
+        board_by_id={board.pk: board for board in boards},
+    )
 
 
 @dataclass
@@ -87,64 +77,66 @@ class _Outcome:
     status: ProcessedEmailStatus
     reason: str = ""
     ticket_id: int | None = None
+    # An automatic mail went to the sender (counts towards the hourly limit of ING-7).
+    answered: bool = False
 
 
 class _AlreadyHandled(Exception):
     pass
 
 
-def processed_email_process(*, processed_email_id: int, raw: bytes, context: IntakeContext) -> ProcessedEmailStatus:
+def processed_email_process_one(
+    *, processed_email_id: int, raw: bytes, context: IntakeContext, received_at: datetime | None = None
+) -> ProcessedEmailStatus:
+    """Parse and handle a single stored message (a retry, a reprocess); the poller batches instead."""
+    if received_at is None:
+        received_at = ProcessedEmail.objects.values_list("received_at", flat=True).get(pk=processed_email_id)
+    message = stored_message_parse(row_id=processed_email_id, raw=raw, received_at=received_at)
+    facts = BatchFacts.load(inbox=context.inbox, messages=[message])
+    return processed_email_process(message=message, context=context, facts=facts)
+
+
+def processed_email_process(
+    *, message: StoredMessage, context: IntakeContext, facts: BatchFacts
+) -> ProcessedEmailStatus:
     """Handle one stored message. Returns the status it ended in.
 
     A parse failure or an unplaceable message ends as ``failed`` with a reason. A database error
     propagates, leaving the row ``received`` (nothing of it was committed) for the caller to retry.
+    The row's status changes only from ``received``, in the same transaction as everything the
+    message created, so whoever commits first wins and anyone else rolls back (exactly once).
     """
     try:
-        parsed: ParsedMessage | None = parse_message(raw)
-        parse_failure = ""
-    except MessageParseError as exc:
-        parsed, parse_failure = None, str(exc)
-    key = message_key(parsed, raw) if parsed is not None else ""
-    try:
         with transaction.atomic():
-            row = _lock_unhandled(processed_email_id)
-            if parsed is None:
-                outcome = _Outcome(ProcessedEmailStatus.FAILED, _("The message could not be read: %s") % parse_failure)
+            if message.parsed is None:
+                outcome = _Outcome(
+                    ProcessedEmailStatus.FAILED, _("The message could not be read: %s") % message.parse_failure
+                )
             else:
-                outcome = _decide(row=row, parsed=parsed, key=key, context=context)
-            _save(row=row, parsed=parsed, key=key, outcome=outcome)
-    except _AlreadyHandled as handled:
-        return ProcessedEmailStatus(str(handled))
+                outcome = _decide(message=message, parsed=message.parsed, context=context, facts=facts)
+            _save(message=message, outcome=outcome)
+    except _AlreadyHandled:
+        current = ProcessedEmail.objects.values_list("status", flat=True).get(pk=message.row_id)
+        return ProcessedEmailStatus(current)
     except IntegrityError:
         # Only a concurrent reprocess of a copy of this message can get here: the other one
         # committed its Message-ID first, so this one is the duplicate.
-        if not key or not _key_taken(context.inbox.pk, key, exclude_pk=processed_email_id):
+        if not message.key or not _key_taken(context.inbox.pk, message.key, exclude_pk=message.row_id):
             raise
+        outcome = _Outcome(ProcessedEmailStatus.DUPLICATE, _("A message with the same Message-ID was processed."))
         with transaction.atomic():
-            row = _lock_unhandled(processed_email_id)
-            outcome = _Outcome(ProcessedEmailStatus.DUPLICATE, _("A message with the same Message-ID was processed."))
-            _save(row=row, parsed=parsed, key=key, outcome=outcome)
+            _save(message=message, outcome=outcome)
+    facts.record(message, status=outcome.status, answered=outcome.answered)
     logger.info(
         "email processed",
         extra={
             "inbox_id": context.inbox.pk,
-            "processed_email_id": processed_email_id,
+            "processed_email_id": message.row_id,
             "status": outcome.status,
             "ticket_id": outcome.ticket_id,
         },
     )
     return outcome.status
-
-
-def _lock_unhandled(processed_email_id: int) -> ProcessedEmail:
-    row = (
-        ProcessedEmail.objects.select_for_update()
-        .only("id", "inbox_id", "status", "received_at", "imap_uid")
-        .get(pk=processed_email_id)
-    )
-    if row.status != ProcessedEmailStatus.RECEIVED:
-        raise _AlreadyHandled(row.status)
-    return row
 
 
 def _key_taken(inbox_id: int, key: str, *, exclude_pk: int) -> bool:
@@ -156,71 +148,55 @@ def _key_taken(inbox_id: int, key: str, *, exclude_pk: int) -> bool:
     )
 
 
-def _decide(*, row: ProcessedEmail, parsed: ParsedMessage, key: str, context: IntakeContext) -> _Outcome:
+def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeContext, facts: BatchFacts) -> _Outcome:
     inbox = context.inbox
-    if _key_taken(inbox.pk, key, exclude_pk=row.pk):
+    if facts.same_message_id_seen(message):
         return _Outcome(ProcessedEmailStatus.DUPLICATE, _("A message with the same Message-ID was already processed."))
     if context.manager.is_suspended:
-        return _answer_suspended(parsed=parsed, context=context)
+        return _answer_suspended(parsed=parsed, context=context, facts=facts)
     if not parsed.sender_email:
         return _Outcome(
             ProcessedEmailStatus.FAILED,
             _("The message has no sender address, so no ticket can be opened for anyone."),
         )
-    if _recent_same_subject(row=row, parsed=parsed, inbox_id=inbox.pk):
+    if facts.same_subject_recently(message):
         return _Outcome(
             ProcessedEmailStatus.DUPLICATE,
             _("The same sender sent the same subject to this inbox less than %(minutes)s minutes earlier.")
             % {"minutes": settings.DUPLICATE_EMAIL_THRESHOLD_MINUTES},
         )
     decision = route_message(subject=parsed.subject, exclusive_board=context.exclusive_board, boards=context.boards)
-    if decision.board_id is not None:
-        board = Board.objects.select_related("manager").get(pk=decision.board_id)
-        try:
-            ticket = ticket_create(
-                board=board,
-                title=parsed.title,
-                description=parsed.description,
-                creator_email=parsed.sender_email,
-                source=TicketSource.EMAIL,
-                receiving_inbox=inbox,
-                source_message_id=parsed.message_id or "",
-                source_references=" ".join(parsed.references),
-            )
-        except BoardClosedError:
-            # Archived since this poll loaded the boards.
-            return _queue(parsed=parsed, row=row, context=context, reason=StandbyReason.NO_BOARD_MATCH)
-        suppressed = confirmation_apply_loop_protection(
-            ticket_id=ticket.pk, inbox=inbox, auto_generated_reason=parsed.auto_generated_reason or ""
-        )
-        return _Outcome(ProcessedEmailStatus.TICKET, suppressed, ticket_id=ticket.pk)
-    assert decision.standby_reason is not None
-    return _queue(parsed=parsed, row=row, context=context, reason=decision.standby_reason)
-
-
-def _recent_same_subject(*, row: ProcessedEmail, parsed: ParsedMessage, inbox_id: int) -> bool:
-    window = timedelta(minutes=settings.DUPLICATE_EMAIL_THRESHOLD_MINUTES)
-    if window <= timedelta(0):
-        return False
-    return (
-        ProcessedEmail.objects.filter(
-            inbox_id=inbox_id,
-            sender_email=parsed.sender_email or "",
-            subject=parsed.subject[:SUBJECT_MAX_LENGTH],
-            status__in=(ProcessedEmailStatus.TICKET, ProcessedEmailStatus.QUEUED),
-            received_at__gt=row.received_at - window,
-            received_at__lt=row.received_at + window,
-        )
-        .exclude(pk=row.pk)
-        .exists()
+    if decision.board_id is None:
+        assert decision.standby_reason is not None
+        return _queue(parsed=parsed, row_id=message.row_id, context=context, reason=decision.standby_reason)
+    blocked = block_reason(
+        auto_generated_reason=parsed.auto_generated_reason,
+        own_address=facts.is_own_address(parsed.sender_email),
+        answered_recently=facts.answered_recently(parsed.sender_email),
     )
+    try:
+        ticket = ticket_create(
+            board=context.board_by_id[decision.board_id],
+            title=parsed.title,
+            description=parsed.description,
+            creator_email=parsed.sender_email,
+            source=TicketSource.EMAIL,
+            receiving_inbox=inbox,
+            source_message_id=parsed.message_id or "",
+            source_references=" ".join(parsed.references),
+        )
+    except BoardClosedError:
+        return _queue(parsed=parsed, row_id=message.row_id, context=context, reason=StandbyReason.NO_BOARD_MATCH)
+    if blocked:
+        confirmation_suppress(ticket_id=ticket.pk, reason=blocked)
+    return _Outcome(ProcessedEmailStatus.TICKET, blocked or "", ticket_id=ticket.pk, answered=not blocked)
 
 
-def _queue(*, parsed: ParsedMessage, row: ProcessedEmail, context: IntakeContext, reason: StandbyReason) -> _Outcome:
+def _queue(*, parsed: ParsedMessage, row_id: int, context: IntakeContext, reason: StandbyReason) -> _Outcome:
     StandbyItem.objects.create(
         manager_id=context.inbox.manager_id,
         receiving_inbox=context.inbox,
-        processed_email_id=row.pk,
+        processed_email_id=row_id,
         subject=parsed.subject[:SUBJECT_MAX_LENGTH],
         body=parsed.body,
         sender_email=parsed.sender_email or "",
@@ -233,7 +209,7 @@ def _queue(*, parsed: ParsedMessage, row: ProcessedEmail, context: IntakeContext
     return _Outcome(ProcessedEmailStatus.QUEUED, str(reason.label))
 
 
-def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext) -> _Outcome:
+def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext, facts: BatchFacts) -> _Outcome:
     """ING-8: create nothing; answer with the suspension message at most once per sender per day."""
     manager, inbox = context.manager, context.inbox
     note = _("The account is suspended, so nothing was created.")
@@ -242,8 +218,10 @@ def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext) -> _Outc
         return _Outcome(ProcessedEmailStatus.IGNORED, note)
     if suspension_reply_sent_recently(manager_id=manager.pk, to_email=sender):
         return _Outcome(ProcessedEmailStatus.IGNORED, note + " " + _("The sender was already answered today."))
-    blocked = automatic_reply_block_reason(
-        inbox=inbox, to_email=sender, auto_generated_reason=parsed.auto_generated_reason
+    blocked = block_reason(
+        auto_generated_reason=parsed.auto_generated_reason,
+        own_address=facts.is_own_address(sender),
+        answered_recently=facts.answered_recently(sender),
     )
     if blocked:
         return _Outcome(ProcessedEmailStatus.IGNORED, f"{note} {blocked}")
@@ -263,26 +241,25 @@ def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext) -> _Outc
         references=" ".join([*parsed.references, parsed.message_id or ""]).strip(),
     )
     return _Outcome(
-        ProcessedEmailStatus.IGNORED, note + " " + _("The sender was answered with the suspension message.")
+        ProcessedEmailStatus.IGNORED,
+        note + " " + _("The sender was answered with the suspension message."),
+        answered=True,
     )
 
 
-def _save(*, row: ProcessedEmail, parsed: ParsedMessage | None, key: str, outcome: _Outcome) -> None:
+def _save(*, message: StoredMessage, outcome: _Outcome) -> None:
     fields: dict[str, object] = {
         "status": outcome.status,
         "reason": outcome.reason,
         "ticket_id": outcome.ticket_id,
         "processed_at": timezone.now(),
     }
-    if parsed is not None:
-        fields.update(
-            message_id=key,
-            subject=parsed.subject[:SUBJECT_MAX_LENGTH],
-            sender_email=(parsed.sender_email or "")[:320],
-        )
-    updated = ProcessedEmail.objects.filter(pk=row.pk, status=ProcessedEmailStatus.RECEIVED).update(**fields)
+    if message.parsed is not None:
+        fields.update(message_id=message.key, subject=message.subject, sender_email=message.sender)
+    # Blocks on a concurrent writer of this row, then sees its committed status.
+    updated = ProcessedEmail.objects.filter(pk=message.row_id, status=ProcessedEmailStatus.RECEIVED).update(**fields)
     if updated != 1:
-        raise _AlreadyHandled(ProcessedEmailStatus.RECEIVED)
+        raise _AlreadyHandled
 
 
 def processed_email_record_attempt(*, processed_email_id: int, reason: str, max_attempts: int) -> bool:
@@ -314,6 +291,5 @@ def processed_email_mark_failed(*, processed_email_id: int, reason: str) -> None
     )
 
 
-def received_at_or_now(value: datetime | None) -> datetime:
-    now = timezone.now()
+def received_at_or_now(value: datetime | None, *, now: datetime) -> datetime:
     return now if value is None or value > now else value

@@ -12,7 +12,7 @@ from datetime import timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,41 +26,64 @@ SUSPENSION_REPLY_WINDOW = timedelta(days=1)
 _COUNTED_STATUSES = (OutgoingMailStatus.PENDING, OutgoingMailStatus.SENT)
 
 
-def is_own_address(address: str) -> bool:
-    """One of the site's own sending addresses: answering it would be talking to ourselves."""
-    address = address.strip().lower()
-    if not address:
-        return False
-    if parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower() == address:
-        return True
-    return Inbox.objects.annotate(address=Lower("from_address")).filter(address=address).exists()
+def _own_address_query(address: str) -> QuerySet[Inbox]:
+    return Inbox.objects.annotate(address=Lower("from_address")).filter(address=address)
 
 
-def _automatic_mail_to(*, inbox: Inbox | None, to_email: str) -> Q:
+def default_from_address() -> str:
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()
+
+
+def automatic_mail_to(*, inbox: Inbox | None) -> Q:
+    """Automatic mail sent through ``inbox`` that counts towards the hourly limit."""
     # Confirmations of web-form tickets are not answers to mail, so they do not count here.
     automatic = Q(kind=OutgoingMailKind.SUSPENSION_REPLY) | Q(
         kind=OutgoingMailKind.TICKET_CREATED, ticket__source=TicketSource.EMAIL
     )
-    return automatic & Q(inbox=inbox, to_email=to_email.strip().lower(), status__in=_COUNTED_STATUSES)
+    return automatic & Q(inbox=inbox, status__in=_COUNTED_STATUSES)
 
 
-def automatic_reply_block_reason(
-    *, inbox: Inbox | None, to_email: str, auto_generated_reason: str | None, exclude_mail_id: int | None = None
-) -> str | None:
-    """Why no automatic mail may go to ``to_email`` now, or None when one may."""
+def block_reason(*, auto_generated_reason: str | None, own_address: bool, answered_recently: bool) -> str | None:
+    """ING-7, the rule itself: why no automatic mail may go to a sender, or None when one may."""
     if auto_generated_reason:
         return _("The message was sent automatically (%(reason)s), so it gets no automatic answer.") % {
             "reason": auto_generated_reason
         }
-    if is_own_address(to_email):
+    if own_address:
         return _("The sender is one of this site's own addresses, so it gets no automatic answer.")
-    since = timezone.now() - AUTOMATIC_REPLY_WINDOW
-    recent = OutgoingMail.objects.filter(_automatic_mail_to(inbox=inbox, to_email=to_email), created_at__gte=since)
-    if exclude_mail_id is not None:
-        recent = recent.exclude(pk=exclude_mail_id)
-    if recent.exists():
+    if answered_recently:
         return _("This sender already got an automatic answer from this inbox within the last hour.")
     return None
+
+
+def automatic_reply_block_reason(
+    *, inbox: Inbox | None, to_email: str, auto_generated_reason: str | None
+) -> str | None:
+    """``block_reason`` for one sender, with the facts read from the database (one query).
+
+    Intake reads the same facts for a whole batch at once (``batch_facts``); this is for single
+    decisions such as assigning a standby item.
+    """
+    if auto_generated_reason:
+        return block_reason(auto_generated_reason=auto_generated_reason, own_address=False, answered_recently=False)
+    to_email = to_email.strip().lower()
+    recent = OutgoingMail.objects.filter(
+        automatic_mail_to(inbox=inbox), to_email=to_email, created_at__gte=timezone.now() - AUTOMATIC_REPLY_WINDOW
+    )
+    if inbox is not None:
+        own, answered = (
+            Inbox.objects.filter(pk=inbox.pk)
+            .annotate(own=Exists(_own_address_query(to_email)), recent=Exists(recent))
+            .values_list("own", "recent")
+            .get()
+        )
+    else:
+        own, answered = _own_address_query(to_email).exists(), recent.exists()
+    return block_reason(
+        auto_generated_reason=None,
+        own_address=own or to_email == default_from_address(),
+        answered_recently=answered,
+    )
 
 
 def suspension_reply_sent_recently(*, manager_id: int, to_email: str) -> bool:
@@ -73,25 +96,9 @@ def suspension_reply_sent_recently(*, manager_id: int, to_email: str) -> bool:
     ).exists()
 
 
-def outgoing_mail_suppress(*, mail_id: int, reason: str) -> None:
-    """Keep the row, never send it: called in the transaction that created it, before the send task runs."""
-    OutgoingMail.objects.filter(pk=mail_id, status=OutgoingMailStatus.PENDING).update(
-        status=OutgoingMailStatus.SUPPRESSED, last_error=reason[:1000]
-    )
-
-
-def confirmation_apply_loop_protection(*, ticket_id: int, inbox: Inbox | None, auto_generated_reason: str) -> str:
-    """After ``ticket_create``: suppress its confirmation when ING-7 forbids it. Returns the reason or ""."""
-    mail = (
-        OutgoingMail.objects.filter(ticket_id=ticket_id, kind=OutgoingMailKind.TICKET_CREATED)
-        .only("id", "to_email", "inbox_id")
-        .first()
-    )
-    if mail is None:
-        return ""
-    reason = automatic_reply_block_reason(
-        inbox=inbox, to_email=mail.to_email, auto_generated_reason=auto_generated_reason, exclude_mail_id=mail.pk
-    )
-    if reason:
-        outgoing_mail_suppress(mail_id=mail.pk, reason=reason)
-    return reason or ""
+def confirmation_suppress(*, ticket_id: int, reason: str) -> None:
+    """Keep the confirmation row, never send it. Called in the transaction that created it, so
+    the send task (scheduled on commit) finds it already decided."""
+    OutgoingMail.objects.filter(
+        ticket_id=ticket_id, kind=OutgoingMailKind.TICKET_CREATED, status=OutgoingMailStatus.PENDING
+    ).update(status=OutgoingMailStatus.SUPPRESSED, last_error=reason[:1000])

@@ -196,7 +196,9 @@ class ProcessedEmail(models.Model):
     ``received`` in the same transaction that creates the ticket or standby item.
     """
 
-    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="processed_emails")
+    # No index of its own: the unique (inbox, UIDVALIDITY, UID) index starts with it. Every index
+    # here is written twice per message (insert, then the status update), so each one must earn it.
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="processed_emails", db_index=False)
     imap_uidvalidity = models.BigIntegerField()
     imap_uid = models.BigIntegerField()
     raw = models.BinaryField(_("raw message"), editable=False)
@@ -238,7 +240,6 @@ class ProcessedEmail(models.Model):
         indexes = [
             models.Index(fields=["inbox", "status", "-created_at"], name="processedemail_inbox_status"),
             models.Index(fields=["inbox", "sender_email", "received_at"], name="processedemail_sender_window"),
-            models.Index(fields=["inbox", "message_id"], name="processedemail_message_id"),
         ]
 
     def __str__(self) -> str:

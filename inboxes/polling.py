@@ -19,23 +19,26 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from issuetracker.crypto import DecryptionError
 
+from .batch_facts import BatchFacts, stored_message_parse
 from .imap import FetchedMessage, ImapError, ImapMailbox, ImapSettings
 from .intake import (
     IntakeContext,
     intake_context_load,
     processed_email_mark_failed,
     processed_email_process,
+    processed_email_process_one,
     processed_email_record_attempt,
     received_at_or_now,
 )
@@ -146,7 +149,7 @@ def _finish(*, inbox_id: int, token: str, error: str) -> None:
     else:
         fields.update(last_error="", last_success_at=now)
     try:
-        connection.close_if_unusable_or_obsolete()
+        _drop_broken_connection()
         Inbox.objects.filter(pk=inbox_id, poll_lease_token=token).update(**fields)
     except DatabaseError:
         # The lease runs out on its own; the next poll records whatever is still wrong.
@@ -154,7 +157,6 @@ def _finish(*, inbox_id: int, token: str, error: str) -> None:
 
 
 def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResult) -> None:
-    context = intake_context_load(inbox=inbox)
     with ImapMailbox(imap_settings_for(inbox)) as mailbox:
         uidvalidity = mailbox.uidvalidity
         assert uidvalidity is not None
@@ -174,6 +176,8 @@ def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResu
             )
         for batch in _chunks(uids, batch_size):
             _renew(inbox_id=inbox.pk, token=token)
+            # Reloaded per batch: boards archived or a manager suspended mid-poll count at once.
+            context = intake_context_load(inbox=inbox)
             _take_in_batch(
                 mailbox=mailbox, context=context, uidvalidity=uidvalidity, uids=batch, result=result, tried=tried
             )
@@ -181,7 +185,13 @@ def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResu
                 _renew(inbox_id=inbox.pk, token=token, imap_uidvalidity=uidvalidity, imap_last_uid=batch[-1])
         if not known_mailbox:
             _renew(inbox_id=inbox.pk, token=token, imap_uidvalidity=uidvalidity, imap_last_uid=uid_next - 1)
-        _retry_pending(mailbox=mailbox, context=context, uidvalidity=uidvalidity, result=result, tried=tried)
+        _retry_pending(
+            mailbox=mailbox,
+            context=intake_context_load(inbox=inbox),
+            uidvalidity=uidvalidity,
+            result=result,
+            tried=tried,
+        )
 
 
 def _take_in_batch(
@@ -212,23 +222,45 @@ def _take_in_batch(
     for part in _byte_chunks(wanted, sizes):
         messages = mailbox.fetch(part)
         result.fetched += len(messages)
-        row_ids = _store(inbox=inbox, uidvalidity=uidvalidity, messages=messages)
-        for message in messages:
-            row_id = row_ids.get(message.uid)
-            if row_id is None:
-                continue
-            tried.add(row_id)
-            status = _process_safely(row_id=row_id, raw=message.raw, context=context)
+        now = timezone.now()
+        row_ids = _store(inbox=inbox, uidvalidity=uidvalidity, messages=messages, now=now)
+        stored = [
+            (
+                fetched.uid,
+                stored_message_parse(
+                    row_id=row_ids[fetched.uid],
+                    raw=fetched.raw,
+                    received_at=received_at_or_now(fetched.internal_date, now=now),
+                ),
+            )
+            for fetched in messages
+            if fetched.uid in row_ids
+        ]
+        del messages  # the parsed text is all that is needed from here on
+        facts = BatchFacts.load(inbox=inbox, messages=[message for _uid, message in stored])
+        # One transaction per fetch with a savepoint per message: a message's failure rolls back
+        # only that message, and the batch costs one durable commit instead of one per message.
+        # Nothing is flagged \Seen before this commit; if it never happens, the next poll
+        # finds the rows still "received" and does the work again.
+        handled: list[tuple[int, str]] = []
+        with transaction.atomic():
+            for uid, message in stored:
+                tried.add(message.row_id)
+                status = _process_safely(
+                    row_id=message.row_id,
+                    inbox_id=inbox.pk,
+                    process=partial(processed_email_process, message=message, context=context, facts=facts),
+                )
+                handled.append((uid, status))
+        for uid, status in handled:
             result.outcomes[str(status)] += 1
             if status in HANDLED_STATUSES:
-                seen.append(message.uid)
-        del messages
+                seen.append(uid)
     mailbox.mark_seen(seen)
 
 
-def _store(*, inbox: Inbox, uidvalidity: int, messages: Sequence[FetchedMessage]) -> dict[int, int]:
+def _store(*, inbox: Inbox, uidvalidity: int, messages: Sequence[FetchedMessage], now: datetime) -> dict[int, int]:
     """Commit the raw bytes before any parsing; returns UID → row id of the rows still to process."""
-    now = timezone.now()
     ProcessedEmail.objects.bulk_create(
         [
             ProcessedEmail(
@@ -237,7 +269,7 @@ def _store(*, inbox: Inbox, uidvalidity: int, messages: Sequence[FetchedMessage]
                 imap_uid=message.uid,
                 raw=message.raw,
                 raw_size=len(message.raw),
-                received_at=received_at_or_now(message.internal_date),
+                received_at=received_at_or_now(message.internal_date, now=now),
                 created_at=now,
             )
             for message in messages
@@ -278,13 +310,14 @@ def _record_too_large(*, inbox: Inbox, uidvalidity: int, uids: Sequence[int], si
     )
 
 
-def _process_safely(*, row_id: int, raw: bytes, context: IntakeContext) -> str:
-    extra = {"inbox_id": context.inbox.pk, "processed_email_id": row_id}
+def _process_safely(*, row_id: int, inbox_id: int, process: Callable[[], ProcessedEmailStatus]) -> str:
+    """Run ``process`` for one message; whatever goes wrong is recorded on that message only."""
+    extra = {"inbox_id": inbox_id, "processed_email_id": row_id}
     try:
-        return processed_email_process(processed_email_id=row_id, raw=raw, context=context)
+        return process()
     except DatabaseError as exc:
         logger.exception("database error while processing an email", extra=extra)
-        connection.close_if_unusable_or_obsolete()
+        _drop_broken_connection()
         reason = _("A database error interrupted processing (%(error)s).") % {"error": exc.__class__.__name__}
         # If even this fails the database is down: let the poll stop and record that.
         will_retry = processed_email_record_attempt(processed_email_id=row_id, reason=reason, max_attempts=MAX_ATTEMPTS)
@@ -315,11 +348,28 @@ def _retry_pending(
         raw = ProcessedEmail.objects.filter(pk=row_id).values_list("raw", flat=True).first()
         if raw is None:
             continue
-        status = _process_safely(row_id=row_id, raw=bytes(raw), context=context)
+        status = _process_safely(
+            row_id=row_id,
+            inbox_id=context.inbox.pk,
+            process=partial(processed_email_process_one, processed_email_id=row_id, raw=bytes(raw), context=context),
+        )
         result.outcomes[str(status)] += 1
         if status in HANDLED_STATUSES and row_uidvalidity == uidvalidity:
             seen.append(uid)
     mailbox.mark_seen(seen)
+
+
+def _drop_broken_connection() -> None:
+    """After a lost database connection, let the next query open a fresh one.
+
+    Only outside a transaction: inside one (a caller's, or a test's) closing would lose it.
+    """
+    if connection.in_atomic_block or connection.connection is None or not connection.errors_occurred:
+        return
+    if connection.is_usable():
+        connection.errors_occurred = False
+    else:
+        connection.close()
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:

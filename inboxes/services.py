@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from boards.models import Board
 
-from .intake import intake_context_load, processed_email_mark_failed, processed_email_process
+from .intake import intake_context_load, processed_email_mark_failed, processed_email_process_one
 from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
 
 logger = logging.getLogger(__name__)
@@ -136,6 +136,6 @@ def processed_email_reprocess(*, processed_email: ProcessedEmail) -> ProcessedEm
         )
         return ProcessedEmailStatus.FAILED
     context = intake_context_load(inbox=processed_email.inbox)
-    status = processed_email_process(processed_email_id=processed_email.pk, raw=bytes(raw), context=context)
+    status = processed_email_process_one(processed_email_id=processed_email.pk, raw=bytes(raw), context=context)
     logger.info("email reprocessed", extra={"processed_email_id": processed_email.pk, "status": status})
     return status

@@ -12,7 +12,7 @@ from boards.models import Board
 from tickets.models import Ticket, TicketSource
 from tickets.services import TicketError, ticket_create
 
-from .loops import confirmation_apply_loop_protection
+from .loops import automatic_reply_block_reason, confirmation_suppress
 from .models import ProcessedEmail, StandbyItem
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,12 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
             # its secret link: move that row (same uuid), and mail nothing a second time.
             ticket = ticket_stub_assign(ticket=stub, board=board)
         else:
+            # A manager's click is not a reason to answer an auto-responder (ING-7).
+            blocked = automatic_reply_block_reason(
+                inbox=locked.receiving_inbox,
+                to_email=locked.sender_email,
+                auto_generated_reason=locked.auto_generated_reason,
+            )
             ticket = ticket_create(
                 board=board,
                 title=locked.title,
@@ -49,10 +55,8 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
                 source_message_id=locked.message_id,
                 source_references=locked.references,
             )
-            # A manager's click is not a reason to answer an auto-responder (ING-7).
-            confirmation_apply_loop_protection(
-                ticket_id=ticket.pk, inbox=locked.receiving_inbox, auto_generated_reason=locked.auto_generated_reason
-            )
+            if blocked:
+                confirmation_suppress(ticket_id=ticket.pk, reason=blocked)
         if locked.processed_email_id is not None:
             ProcessedEmail.objects.filter(pk=locked.processed_email_id).update(ticket=ticket)
         locked.delete()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from inboxes.intake import intake_context_load, processed_email_process
+from inboxes.intake import intake_context_load, processed_email_process_one
 from inboxes.models import Inbox, ProcessedEmail
 
 EML_DIR = Path(__file__).parent / "eml"
@@ -52,6 +52,6 @@ def take_in(inbox: Inbox, raw: bytes, *, uid: int | None = None, uidvalidity: in
     row = ProcessedEmail.objects.create(
         inbox=inbox, imap_uidvalidity=uidvalidity, imap_uid=uid, raw=raw, raw_size=len(raw)
     )
-    processed_email_process(processed_email_id=row.pk, raw=raw, context=intake_context_load(inbox=inbox))
+    processed_email_process_one(processed_email_id=row.pk, raw=raw, context=intake_context_load(inbox=inbox))
     row.refresh_from_db()
     return row

@@ -17,6 +17,7 @@ from inboxes.models import (
 )
 from inboxes.services import processed_email_reprocess
 from tickets.models import Ticket, TicketSource
+from tickets.services import BoardClosedError
 
 from .factories import BoardFactory, InboxFactory
 from .mails import eml, make_mail, take_in
@@ -203,15 +204,20 @@ def test_message_without_any_sender_fails_with_a_reason(inbox):
     assert not Ticket.objects.exists()
 
 
-def test_archived_board_is_skipped_even_when_archived_mid_poll(inbox):
-    board = BoardFactory(manager=inbox.manager, keywords=["printer"])
-    context = intake.intake_context_load(inbox=inbox)
-    board.is_archived = True
-    board.archived_at = board.created_at
-    board.save()
-    raw = make_mail(subject="printer")
-    row = ProcessedEmail.objects.create(inbox=inbox, imap_uidvalidity=1, imap_uid=1, raw=raw, raw_size=len(raw))
-    assert intake.processed_email_process(processed_email_id=row.pk, raw=raw, context=context) == "queued"
+def test_archived_boards_take_no_mail(inbox):
+    BoardFactory(manager=inbox.manager, keywords=["printer"], is_archived=True, archived_at="2025-01-01T00:00Z")
+    take_in(inbox, make_mail(subject="printer"))
+    assert StandbyItem.objects.get().reason == StandbyReason.NO_BOARD_MATCH
+
+
+def test_a_board_closed_while_the_message_was_handled_sends_it_to_the_queue(inbox, monkeypatch):
+    BoardFactory(manager=inbox.manager, keywords=["printer"])
+
+    def closed(**kwargs):  # type: ignore[no-untyped-def]
+        raise BoardClosedError("This board no longer accepts tickets.")
+
+    monkeypatch.setattr(intake, "ticket_create", closed)
+    assert take_in(inbox, make_mail(subject="printer")).status == ProcessedEmailStatus.QUEUED
     assert StandbyItem.objects.get().reason == StandbyReason.NO_BOARD_MATCH
 
 
@@ -226,7 +232,12 @@ def test_an_unexpected_error_is_recorded_and_reprocess_takes_it_in(inbox, monkey
     monkeypatch.setattr(intake, "route_message", broken_route)
     from inboxes.polling import _process_safely
 
-    status = _process_safely(row_id=row.pk, raw=raw, context=intake.intake_context_load(inbox=inbox))
+    context = intake.intake_context_load(inbox=inbox)
+    status = _process_safely(
+        row_id=row.pk,
+        inbox_id=inbox.pk,
+        process=lambda: intake.processed_email_process_one(processed_email_id=row.pk, raw=raw, context=context),
+    )
     row.refresh_from_db()
     assert status == row.status == ProcessedEmailStatus.FAILED
     assert "RuntimeError" in row.reason
@@ -248,15 +259,20 @@ def test_a_database_error_leaves_the_message_to_retry_then_fails_it(inbox, monke
     row = ProcessedEmail.objects.create(inbox=inbox, imap_uidvalidity=1, imap_uid=9, raw=raw, raw_size=len(raw))
     context = intake.intake_context_load(inbox=inbox)
 
+    def process():  # type: ignore[no-untyped-def]
+        return intake.processed_email_process_one(processed_email_id=row.pk, raw=raw, context=context)
+
     def flaky(**kwargs):  # type: ignore[no-untyped-def]
         raise OperationalError("could not serialize access")
 
     monkeypatch.setattr(intake, "ticket_create", flaky)
     for attempt in range(1, polling.MAX_ATTEMPTS):
-        assert polling._process_safely(row_id=row.pk, raw=raw, context=context) == ProcessedEmailStatus.RECEIVED
+        assert (
+            polling._process_safely(row_id=row.pk, inbox_id=inbox.pk, process=process) == ProcessedEmailStatus.RECEIVED
+        )
         row.refresh_from_db()
         assert (row.status, row.attempts) == (ProcessedEmailStatus.RECEIVED, attempt)
-    assert polling._process_safely(row_id=row.pk, raw=raw, context=context) == ProcessedEmailStatus.FAILED
+    assert polling._process_safely(row_id=row.pk, inbox_id=inbox.pk, process=process) == ProcessedEmailStatus.FAILED
     row.refresh_from_db()
     assert "OperationalError" in row.reason
     assert not Ticket.objects.exists()

@@ -1,0 +1,171 @@
+"""What intake must know about earlier mail (ING-4, ING-7), fetched once per batch.
+
+Asking the database "was this Message-ID seen?", "did this sender send this subject within the
+hour?", "is this one of our own addresses?" and "did we answer this sender in the last hour?"
+for every message would cost four round trips each. Here they are asked once for a whole batch
+of parsed messages, and the answers are kept up to date as the batch's messages are committed.
+
+Only one worker polls an inbox at a time (the lease), so nothing else adds rows for it while a
+batch runs; the one exception, a manager reprocessing a failed message, is still caught by the
+unique Message-ID constraint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .loops import AUTOMATIC_REPLY_WINDOW, automatic_mail_to, default_from_address
+from .models import Inbox, OutgoingMail, ProcessedEmail, ProcessedEmailStatus
+from .parsing import MessageParseError, ParsedMessage, parse_message
+
+logger = logging.getLogger(__name__)
+
+SUBJECT_MAX_LENGTH = 998
+MESSAGE_KEY_MAX_LENGTH = 255
+_CREATED = (ProcessedEmailStatus.TICKET, ProcessedEmailStatus.QUEUED)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A stored row's message, parsed (or the reason it could not be)."""
+
+    row_id: int
+    received_at: datetime
+    parsed: ParsedMessage | None
+    parse_failure: str
+    key: str
+
+    @property
+    def sender(self) -> str:
+        return (self.parsed.sender_email or "")[:320] if self.parsed else ""
+
+    @property
+    def subject(self) -> str:
+        return self.parsed.subject[:SUBJECT_MAX_LENGTH] if self.parsed else ""
+
+
+def message_key(parsed: ParsedMessage, raw: bytes) -> str:
+    """The Message-ID deduplication is keyed on (ING-4).
+
+    A message without one is keyed on a hash of its bytes, so the very same message fetched again
+    (after a UIDVALIDITY change, say) is still recognised. Overlong or non-ASCII ids are hashed
+    too, to keep the unique index within its size limit.
+    """
+    message_id = parsed.message_id or ""
+    if message_id and len(message_id) <= MESSAGE_KEY_MAX_LENGTH and message_id.isascii():
+        return message_id
+    source = message_id.encode("utf-8", "replace") if message_id else raw
+    suffix = "long-message-id.invalid" if message_id else "no-message-id.invalid"
+    return f"<{hashlib.sha256(source).hexdigest()}@{suffix}>"
+
+
+def stored_message_parse(*, row_id: int, raw: bytes, received_at: datetime) -> StoredMessage:
+    try:
+        parsed = parse_message(raw)
+    except MessageParseError as exc:
+        return StoredMessage(row_id, received_at, None, str(exc), "")
+    except Exception as exc:
+        # The parser promises MessageParseError only; a bug there must still not stop the batch.
+        logger.exception("email parser crashed", extra={"processed_email_id": row_id})
+        reason = _("The message could not be read (%(error)s).") % {"error": exc.__class__.__name__}
+        return StoredMessage(row_id, received_at, None, reason, "")
+    return StoredMessage(row_id, received_at, parsed, "", message_key(parsed, raw))
+
+
+def duplicate_window() -> timedelta:
+    return timedelta(minutes=settings.DUPLICATE_EMAIL_THRESHOLD_MINUTES)
+
+
+@dataclass
+class BatchFacts:
+    inbox_id: int
+    taken_keys: set[str] = field(default_factory=set)
+    # (sender, subject) → when earlier mail that created something arrived.
+    earlier_subjects: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
+    own_addresses: set[str] = field(default_factory=set)
+    answered: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, *, inbox: Inbox, messages: Sequence[StoredMessage]) -> BatchFacts:
+        """Four queries, whatever the batch size."""
+        facts = cls(inbox_id=inbox.pk)
+        readable = [message for message in messages if message.parsed is not None]
+        if not readable:
+            return facts
+        row_ids = [message.row_id for message in messages]
+        keys = {message.key for message in readable}
+        facts.taken_keys = set(
+            # Written to match the partial unique index's condition, so that index answers it.
+            ProcessedEmail.objects.filter(inbox=inbox, message_id__in=keys)
+            .exclude(message_id="")
+            .exclude(status=ProcessedEmailStatus.DUPLICATE)
+            .exclude(pk__in=row_ids)
+            .values_list("message_id", flat=True)
+        )
+        senders = {message.sender for message in readable if message.sender}
+        if not senders:
+            return facts
+        window = duplicate_window()
+        if window > timedelta(0):
+            times = [message.received_at for message in readable]
+            earlier = (
+                ProcessedEmail.objects.filter(
+                    inbox=inbox,
+                    sender_email__in=senders,
+                    status__in=_CREATED,
+                    received_at__gt=min(times) - window,
+                    received_at__lt=max(times) + window,
+                )
+                .exclude(pk__in=row_ids)
+                .values_list("sender_email", "subject", "received_at")
+            )
+            for sender, subject, received_at in earlier:
+                facts.earlier_subjects.setdefault((sender, subject), []).append(received_at)
+        lowered = {sender.lower() for sender in senders}
+        facts.own_addresses = set(
+            Inbox.objects.annotate(address=Lower("from_address"))
+            .filter(address__in=lowered)
+            .values_list("address", flat=True)
+        ) | ({default_from_address()} & lowered)
+        facts.answered = set(
+            OutgoingMail.objects.filter(
+                automatic_mail_to(inbox=inbox),
+                to_email__in=lowered,
+                created_at__gte=timezone.now() - AUTOMATIC_REPLY_WINDOW,
+            ).values_list("to_email", flat=True)
+        )
+        return facts
+
+    def same_message_id_seen(self, message: StoredMessage) -> bool:
+        return bool(message.key) and message.key in self.taken_keys
+
+    def same_subject_recently(self, message: StoredMessage) -> bool:
+        window = duplicate_window()
+        if window <= timedelta(0) or not message.sender:
+            return False
+        arrivals = self.earlier_subjects.get((message.sender, message.subject), [])
+        return any(abs(arrival - message.received_at) < window for arrival in arrivals)
+
+    def is_own_address(self, address: str) -> bool:
+        return address.lower() in self.own_addresses
+
+    def answered_recently(self, address: str) -> bool:
+        return address.lower() in self.answered
+
+    def record(self, message: StoredMessage, *, status: str, answered: bool) -> None:
+        """Called once the message's transaction committed."""
+        if message.key and status != ProcessedEmailStatus.DUPLICATE:
+            self.taken_keys.add(message.key)
+        if status in _CREATED and message.sender:
+            self.earlier_subjects.setdefault((message.sender, message.subject), []).append(message.received_at)
+        if answered and message.sender:
+            self.answered.add(message.sender.lower())
