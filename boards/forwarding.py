@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from boards.external import (
@@ -226,6 +228,26 @@ def ticket_forward(*, ticket: Ticket, timeout: float | None = None) -> Ticket:
         "ticket forwarded", extra={"ticket_id": ticket.pk, "platform": platform, "external_id": issue.external_id}
     )
     return ticket
+
+
+STALLED_FORWARD_AFTER = timedelta(hours=2)
+
+
+def ticket_forward_requeue_stalled(*, now: datetime | None = None) -> int:
+    """Re-enqueue stubs still pending long after every retry would have ended.
+
+    Covers a task lost before it ran (broker down at commit, queue flushed). Two hours is past
+    the longest retry schedule, so a slow but live task is not doubled.
+    """
+    cutoff = (now or timezone.now()) - STALLED_FORWARD_AFTER
+    stalled = list(
+        Ticket.objects.filter(forward_status=ForwardStatus.PENDING, created_at__lt=cutoff).values_list("pk", flat=True)[
+            :200
+        ]
+    )
+    for ticket_id in stalled:
+        ticket_forward_enqueue(ticket_id=ticket_id)
+    return len(stalled)
 
 
 def ticket_forward_pending(*, ticket_id: int) -> Ticket | None:

@@ -6,7 +6,13 @@ from celery import shared_task
 
 from boards.external import PermanentExternalError, TransientExternalError
 
-from .forwarding import FORWARD_MAX_RETRIES, forward_retry_delay, ticket_forward_fail, ticket_forward_pending
+from .forwarding import (
+    FORWARD_MAX_RETRIES,
+    forward_retry_delay,
+    ticket_forward_fail,
+    ticket_forward_pending,
+    ticket_forward_requeue_stalled,
+)
 
 
 @shared_task(bind=True, max_retries=FORWARD_MAX_RETRIES, acks_late=True)
@@ -27,3 +33,9 @@ def forward_ticket(self, ticket_id: int) -> None:  # type: ignore[no-untyped-def
         raise self.retry(exc=exc, countdown=delay) from exc
     except PermanentExternalError as exc:
         ticket_forward_fail(ticket_id=ticket_id, reason=exc.message)
+
+
+@shared_task
+def requeue_stalled_forwards() -> int:
+    """Beat: pick up stubs whose forwarding task was lost."""
+    return ticket_forward_requeue_stalled()

@@ -255,6 +255,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "enqueue-due-inbox-polls": {"task": "inboxes.tasks.enqueue_due_polls", "schedule": crontab(minute="*")},
     "retry-stalled-outgoing-mail": {"task": "inboxes.tasks.retry_stalled_mail", "schedule": timedelta(minutes=5)},
+    "requeue-stalled-forwards": {"task": "boards.tasks.requeue_stalled_forwards", "schedule": timedelta(minutes=15)},
 }
 
 # --- i18n -------------------------------------------------------------------------------

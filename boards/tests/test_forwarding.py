@@ -611,3 +611,27 @@ def test_tokens_never_reach_a_page_or_a_log(
         logged = record.getMessage() + repr(record.__dict__)
         for secret in secrets:
             assert secret not in logged
+
+
+def test_stalled_pending_stub_is_requeued_by_beat(jira_board, fake_jira, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from boards.forwarding import ticket_forward_requeue_stalled
+
+    # Two stubs whose tasks never ran (as if the broker was down at commit): one old, one fresh.
+    with django_capture_on_commit_callbacks(execute=False):
+        old = ticket_create(
+            board=jira_board, title="Old", description="x", creator_email=REPORTER, source=TicketSource.WEB
+        )
+        fresh = ticket_create(
+            board=jira_board, title="Fresh", description="x", creator_email=REPORTER, source=TicketSource.WEB
+        )
+    Ticket.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=3))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket_forward_requeue_stalled() == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.forward_status == ForwardStatus.FORWARDED and old.external_url
+    assert fresh.forward_status == ForwardStatus.PENDING  # a live task may still be retrying it
