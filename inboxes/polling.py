@@ -246,7 +246,7 @@ def _take_in_batch(
         with transaction.atomic():
             for uid, message in stored:
                 tried.add(message.row_id)
-                status = _process_safely(
+                status = process_safely(
                     row_id=message.row_id,
                     inbox_id=inbox.pk,
                     process=partial(processed_email_process, message=message, context=context, facts=facts),
@@ -310,7 +310,7 @@ def _record_too_large(*, inbox: Inbox, uidvalidity: int, uids: Sequence[int], si
     )
 
 
-def _process_safely(*, row_id: int, inbox_id: int, process: Callable[[], ProcessedEmailStatus]) -> str:
+def process_safely(*, row_id: int, inbox_id: int, process: Callable[[], ProcessedEmailStatus]) -> str:
     """Run ``process`` for one message; whatever goes wrong is recorded on that message only."""
     extra = {"inbox_id": inbox_id, "processed_email_id": row_id}
     try:
@@ -348,7 +348,7 @@ def _retry_pending(
         raw = ProcessedEmail.objects.filter(pk=row_id).values_list("raw", flat=True).first()
         if raw is None:
             continue
-        status = _process_safely(
+        status = process_safely(
             row_id=row_id,
             inbox_id=context.inbox.pk,
             process=partial(processed_email_process_one, processed_email_id=row_id, raw=bytes(raw), context=context),

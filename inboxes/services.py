@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -13,6 +14,7 @@ from boards.models import Board
 
 from .intake import intake_context_load, processed_email_mark_failed, processed_email_process_one
 from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
+from .polling import process_safely
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +138,14 @@ def processed_email_reprocess(*, processed_email: ProcessedEmail) -> ProcessedEm
         )
         return ProcessedEmailStatus.FAILED
     context = intake_context_load(inbox=processed_email.inbox)
-    status = processed_email_process_one(processed_email_id=processed_email.pk, raw=bytes(raw), context=context)
+    # The same guard as in a poll: a database error leaves it to the next poll, anything else
+    # is recorded on the message, and neither becomes an error page.
+    status = process_safely(
+        row_id=processed_email.pk,
+        inbox_id=processed_email.inbox_id,
+        process=partial(
+            processed_email_process_one, processed_email_id=processed_email.pk, raw=bytes(raw), context=context
+        ),
+    )
     logger.info("email reprocessed", extra={"processed_email_id": processed_email.pk, "status": status})
-    return status
+    return ProcessedEmailStatus(status)

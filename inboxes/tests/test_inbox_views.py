@@ -262,3 +262,22 @@ def test_failed_outgoing_mail_is_shown_and_can_be_sent_again(manager_client, man
     manager_client.post(reverse("inboxes:retry_mail", args=[inbox.pk, mail.pk]))
     mail.refresh_from_db()
     assert mail.status == OutgoingMailStatus.PENDING
+
+
+def test_reprocess_during_a_database_error_leaves_it_to_the_next_poll(manager_client, inbox, monkeypatch):
+    from django.db import OperationalError
+
+    from inboxes import intake
+
+    BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
+    email = failed_email(inbox)
+
+    def down(**kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(intake, "ticket_create", down)
+    response = manager_client.post(reverse("inboxes:reprocess", args=[inbox.pk, email.pk]), follow=True)
+    assert response.status_code == 200
+    assert "the next poll tries again" in response.content.decode()
+    email.refresh_from_db()
+    assert email.status == ProcessedEmailStatus.RECEIVED and email.attempts == 1

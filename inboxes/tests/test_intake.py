@@ -230,10 +230,10 @@ def test_an_unexpected_error_is_recorded_and_reprocess_takes_it_in(inbox, monkey
     raw = make_mail(subject="Try me")
     row = ProcessedEmail.objects.create(inbox=inbox, imap_uidvalidity=1, imap_uid=5, raw=raw, raw_size=len(raw))
     monkeypatch.setattr(intake, "route_message", broken_route)
-    from inboxes.polling import _process_safely
+    from inboxes.polling import process_safely
 
     context = intake.intake_context_load(inbox=inbox)
-    status = _process_safely(
+    status = process_safely(
         row_id=row.pk,
         inbox_id=inbox.pk,
         process=lambda: intake.processed_email_process_one(processed_email_id=row.pk, raw=raw, context=context),
@@ -268,11 +268,11 @@ def test_a_database_error_leaves_the_message_to_retry_then_fails_it(inbox, monke
     monkeypatch.setattr(intake, "ticket_create", flaky)
     for attempt in range(1, polling.MAX_ATTEMPTS):
         assert (
-            polling._process_safely(row_id=row.pk, inbox_id=inbox.pk, process=process) == ProcessedEmailStatus.RECEIVED
+            polling.process_safely(row_id=row.pk, inbox_id=inbox.pk, process=process) == ProcessedEmailStatus.RECEIVED
         )
         row.refresh_from_db()
         assert (row.status, row.attempts) == (ProcessedEmailStatus.RECEIVED, attempt)
-    assert polling._process_safely(row_id=row.pk, inbox_id=inbox.pk, process=process) == ProcessedEmailStatus.FAILED
+    assert polling.process_safely(row_id=row.pk, inbox_id=inbox.pk, process=process) == ProcessedEmailStatus.FAILED
     row.refresh_from_db()
     assert "OperationalError" in row.reason
     assert not Ticket.objects.exists()
