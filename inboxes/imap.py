@@ -8,6 +8,7 @@ a timeout, so a dead server delays only its own inbox (ING-1). Failures are rais
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import re
 import socket
@@ -198,38 +199,23 @@ class ImapMailbox:
                 _("IMAP: %(host)s refused the %(command)s command.") % {"host": self.settings.host, "command": command}
             )
 
-    class _ErrorTranslator:
-        def __init__(self, mailbox: ImapMailbox, doing: str) -> None:
-            self.mailbox, self.doing = mailbox, doing
-
-        def __enter__(self) -> None:
-            return None
-
-        def __exit__(
-            self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-        ) -> bool:
-            if exc is None or isinstance(exc, ImapError):
-                return False
-            server = self.mailbox.server
-            if isinstance(exc, imaplib.IMAP4.abort):
-                message = _("IMAP: %(server)s closed the connection while %(doing)s it.") % {
-                    "server": server,
-                    "doing": self.doing,
-                }
-            elif isinstance(exc, imaplib.IMAP4.error):
-                message = _("IMAP: %(server)s answered with an error while %(doing)s it (%(detail)s).") % {
-                    "server": server,
-                    "doing": self.doing,
-                    "detail": str(exc)[:200],
-                }
-            elif isinstance(exc, OSError | EOFError):
-                message = describe_network_error(exc, "IMAP", server)
-            else:
-                return False
-            raise ImapError(message) from exc
-
-    def _errors(self, doing: str) -> ImapMailbox._ErrorTranslator:
-        return ImapMailbox._ErrorTranslator(self, doing)
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn whatever imaplib or the socket raises into an ImapError with a plain sentence."""
+        params = {"server": self.server, "doing": doing}
+        try:
+            yield
+        except ImapError:
+            raise
+        except imaplib.IMAP4.abort as exc:
+            raise ImapError(_("IMAP: %(server)s closed the connection while %(doing)s it.") % params) from exc
+        except imaplib.IMAP4.error as exc:
+            params["detail"] = str(exc)[:200]
+            raise ImapError(
+                _("IMAP: %(server)s answered with an error while %(doing)s it (%(detail)s).") % params
+            ) from exc
+        except (OSError, EOFError) as exc:
+            raise ImapError(describe_network_error(exc, "IMAP", self.server)) from exc
 
 
 def describe_network_error(exc: BaseException, protocol: str, server: str) -> str:
