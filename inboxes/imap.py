@@ -60,7 +60,11 @@ class ImapMailbox:
         self._uid_next: int | None = None
 
     def __enter__(self) -> Self:
-        self.open()
+        try:
+            self.open()
+        except BaseException:
+            self.close()  # a refused login must not leave its socket open
+            raise
         return self
 
     def __exit__(
