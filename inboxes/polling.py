@@ -6,9 +6,10 @@ The order of a poll is what makes intake exactly-once:
    same time. The lease expires, so a killed worker's claim does not block the inbox forever.
 2. Fetch a batch by UID (BODY.PEEK[], so nothing is marked \\Seen yet) and store the raw bytes,
    one row per (inbox, UIDVALIDITY, UID), before parsing anything.
-3. Process each stored message in its own transaction (see ``intake``); one bad message never
-   stops the others.
-4. Only then mark the handled messages \\Seen, and remember the last UID.
+3. Parse the batch, read what dedup and loop protection need in a few queries (``batch_facts``),
+   then process each message in its own savepoint of one transaction per fetch (``intake``):
+   one bad message never stops the others.
+4. Only after that commit mark the handled messages \\Seen, and remember the last UID.
 
 A crash anywhere leads to a re-poll that finds the stored rows and skips what they say is done.
 Mail is never deleted from the server.
@@ -204,27 +205,28 @@ def _take_in_batch(
     tried: set[int],
 ) -> None:
     inbox = context.inbox
-    stored = dict(
+    already_stored = dict(
         ProcessedEmail.objects.filter(inbox=inbox, imap_uidvalidity=uidvalidity, imap_uid__in=uids).values_list(
             "imap_uid", "status"
         )
     )
     # Stored by an earlier, interrupted poll: done ones only need their \Seen flag, pending
     # ones are taken from their stored bytes in _retry_pending.
-    seen = [uid for uid, status in stored.items() if status in HANDLED_STATUSES]
-    new_uids = [uid for uid in uids if uid not in stored]
+    seen = [uid for uid, status in already_stored.items() if status in HANDLED_STATUSES]
+    new_uids = [uid for uid in uids if uid not in already_stored]
     sizes = mailbox.fetch_sizes(new_uids)
     too_large = [uid for uid in new_uids if sizes.get(uid, 0) > MAX_MESSAGE_BYTES]
     if too_large:
         _record_too_large(inbox=inbox, uidvalidity=uidvalidity, uids=too_large, sizes=sizes)
         seen.extend(too_large)
-    wanted = [uid for uid in new_uids if uid not in set(too_large)]
+    skipped = set(too_large)
+    wanted = [uid for uid in new_uids if uid not in skipped]
     for part in _byte_chunks(wanted, sizes):
         messages = mailbox.fetch(part)
         result.fetched += len(messages)
         now = timezone.now()
         row_ids = _store(inbox=inbox, uidvalidity=uidvalidity, messages=messages, now=now)
-        stored = [
+        parsed_batch = [
             (
                 fetched.uid,
                 stored_message_parse(
@@ -237,14 +239,14 @@ def _take_in_batch(
             if fetched.uid in row_ids
         ]
         del messages  # the parsed text is all that is needed from here on
-        facts = BatchFacts.load(inbox=inbox, messages=[message for _uid, message in stored])
+        facts = BatchFacts.load(inbox=inbox, messages=[message for _uid, message in parsed_batch])
         # One transaction per fetch with a savepoint per message: a message's failure rolls back
         # only that message, and the batch costs one durable commit instead of one per message.
         # Nothing is flagged \Seen before this commit; if it never happens, the next poll
         # finds the rows still "received" and does the work again.
         handled: list[tuple[int, str]] = []
         with transaction.atomic():
-            for uid, message in stored:
+            for uid, message in parsed_batch:
                 tried.add(message.row_id)
                 status = process_safely(
                     row_id=message.row_id,
