@@ -1,9 +1,10 @@
 """One stored message → a ticket, a standby item, a duplicate, or a failure (ING-2 … ING-8).
 
 ``processed_email_process`` is called for a ``ProcessedEmail`` row whose raw bytes are already
-committed. Everything it creates is written in one transaction together with the row's new
-status, and the row is locked first, so a message is handled exactly once even when a poll is
-interrupted and repeated, or a reprocess races with a poll.
+committed. Everything it creates is written in one transaction (a savepoint inside the poller's
+batch) together with the row's change away from ``received``, which is a conditional UPDATE: a
+second attempt at the same row, after a crash or racing a reprocess, finds it changed and rolls
+its own work back. So a message is handled exactly once.
 """
 
 from __future__ import annotations
@@ -267,21 +268,20 @@ def processed_email_record_attempt(*, processed_email_id: int, reason: str, max_
 
     Returns True when the message will be tried again.
     """
-    row = ProcessedEmail.objects.filter(pk=processed_email_id, status=ProcessedEmailStatus.RECEIVED).first()
-    if row is None:
+    pending = ProcessedEmail.objects.filter(pk=processed_email_id, status=ProcessedEmailStatus.RECEIVED)
+    previous = pending.values_list("attempts", flat=True).first()
+    if previous is None:
         return False
-    attempts = row.attempts + 1
+    attempts = previous + 1
     if attempts >= max_attempts:
-        ProcessedEmail.objects.filter(pk=row.pk, status=ProcessedEmailStatus.RECEIVED).update(
+        pending.update(
             attempts=attempts,
             status=ProcessedEmailStatus.FAILED,
             reason=_("Processing failed %(count)s times: %(reason)s") % {"count": attempts, "reason": reason},
             processed_at=timezone.now(),
         )
         return False
-    ProcessedEmail.objects.filter(pk=row.pk, status=ProcessedEmailStatus.RECEIVED).update(
-        attempts=attempts, reason=reason
-    )
+    pending.update(attempts=attempts, reason=reason)
     return True
 
 
