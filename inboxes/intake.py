@@ -98,7 +98,7 @@ def processed_email_process_one(
 
 
 def processed_email_process(
-    *, message: StoredMessage, context: IntakeContext, facts: BatchFacts
+    *, message: StoredMessage, context: IntakeContext, facts: BatchFacts, isolated: bool = True
 ) -> ProcessedEmailStatus:
     """Handle one stored message. Returns the status it ended in.
 
@@ -106,16 +106,17 @@ def processed_email_process(
     propagates, leaving the row ``received`` (nothing of it was committed) for the caller to retry.
     The row's status changes only from ``received``, in the same transaction as everything the
     message created, so whoever commits first wins and anyone else rolls back (exactly once).
+
+    ``isolated=False`` (the poller's fast path) skips the message's own savepoint: then any
+    exception, including a lost race, must roll back the caller's whole transaction.
     """
+    if not isolated:
+        with transaction.atomic(savepoint=False):
+            outcome = _outcome_and_save(message=message, context=context, facts=facts)
+        return _finish(message=message, outcome=outcome, context=context, facts=facts)
     try:
         with transaction.atomic():
-            if message.parsed is None:
-                outcome = _Outcome(
-                    ProcessedEmailStatus.FAILED, _("The message could not be read: %s") % message.parse_failure
-                )
-            else:
-                outcome = _decide(message=message, parsed=message.parsed, context=context, facts=facts)
-            _save(message=message, outcome=outcome)
+            outcome = _outcome_and_save(message=message, context=context, facts=facts)
     except _AlreadyHandled:
         current = ProcessedEmail.objects.values_list("status", flat=True).get(pk=message.row_id)
         return ProcessedEmailStatus(current)
@@ -127,6 +128,21 @@ def processed_email_process(
         outcome = _Outcome(ProcessedEmailStatus.DUPLICATE, _("A message with the same Message-ID was processed."))
         with transaction.atomic():
             _save(message=message, outcome=outcome)
+    return _finish(message=message, outcome=outcome, context=context, facts=facts)
+
+
+def _outcome_and_save(*, message: StoredMessage, context: IntakeContext, facts: BatchFacts) -> _Outcome:
+    if message.parsed is None:
+        outcome = _Outcome(ProcessedEmailStatus.FAILED, _("The message could not be read: %s") % message.parse_failure)
+    else:
+        outcome = _decide(message=message, parsed=message.parsed, context=context, facts=facts)
+    _save(message=message, outcome=outcome)
+    return outcome
+
+
+def _finish(
+    *, message: StoredMessage, outcome: _Outcome, context: IntakeContext, facts: BatchFacts
+) -> ProcessedEmailStatus:
     facts.record(message, status=outcome.status, answered=outcome.answered)
     logger.info(
         "email processed",

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from issuetracker.crypto import DecryptionError
 
-from .batch_facts import BatchFacts, stored_message_parse
+from .batch_facts import BatchFacts, StoredMessage, stored_message_parse
 from .imap import FetchedMessage, ImapError, ImapMailbox, ImapSettings
 from .intake import (
     IntakeContext,
@@ -239,26 +239,49 @@ def _take_in_batch(
             if fetched.uid in row_ids
         ]
         del messages  # the parsed text is all that is needed from here on
-        facts = BatchFacts.load(inbox=inbox, messages=[message for _uid, message in parsed_batch])
-        # One transaction per fetch with a savepoint per message: a message's failure rolls back
-        # only that message, and the batch costs one durable commit instead of one per message.
-        # Nothing is flagged \Seen before this commit; if it never happens, the next poll
-        # finds the rows still "received" and does the work again.
-        handled: list[tuple[int, str]] = []
-        with transaction.atomic():
-            for uid, message in parsed_batch:
-                tried.add(message.row_id)
-                status = process_safely(
-                    row_id=message.row_id,
-                    inbox_id=inbox.pk,
-                    process=partial(processed_email_process, message=message, context=context, facts=facts),
-                )
-                handled.append((uid, status))
+        tried.update(message.row_id for _uid, message in parsed_batch)
+        handled = _process_batch(inbox=inbox, context=context, parsed_batch=parsed_batch)
         for uid, status in handled:
             result.outcomes[str(status)] += 1
             if status in HANDLED_STATUSES:
                 seen.append(uid)
     mailbox.mark_seen(seen)
+
+
+def _process_batch(
+    *, inbox: Inbox, context: IntakeContext, parsed_batch: Sequence[tuple[int, StoredMessage]]
+) -> list[tuple[int, str]]:
+    """Take a fetched batch in within one transaction, so it costs one durable commit.
+
+    Nothing is flagged \\Seen before this commit; if it never happens, the next poll finds the
+    rows still "received" and does the work again. The first attempt runs without a savepoint per
+    message. If anything goes wrong in it, the whole batch is rolled back and done again with a
+    savepoint per message, so the one bad message is isolated and the others are still taken in.
+    """
+    messages = [message for _uid, message in parsed_batch]
+    try:
+        facts = BatchFacts.load(inbox=inbox, messages=messages)
+        with transaction.atomic():
+            return [
+                (uid, processed_email_process(message=message, context=context, facts=facts, isolated=False))
+                for uid, message in parsed_batch
+            ]
+    except Exception:
+        logger.warning("batch failed, retrying it message by message", exc_info=True, extra={"inbox_id": inbox.pk})
+        _drop_broken_connection()
+    facts = BatchFacts.load(inbox=inbox, messages=messages)
+    with transaction.atomic():
+        return [
+            (
+                uid,
+                process_safely(
+                    row_id=message.row_id,
+                    inbox_id=inbox.pk,
+                    process=partial(processed_email_process, message=message, context=context, facts=facts),
+                ),
+            )
+            for uid, message in parsed_batch
+        ]
 
 
 def _store(*, inbox: Inbox, uidvalidity: int, messages: Sequence[FetchedMessage], now: datetime) -> dict[int, int]:

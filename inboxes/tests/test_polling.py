@@ -9,7 +9,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from inboxes import intake, polling
-from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus, StandbyItem
+from inboxes.models import Inbox, OutgoingMail, ProcessedEmail, ProcessedEmailStatus, StandbyItem
 from inboxes.polling import due_inbox_ids, inbox_poll
 from inboxes.tasks import enqueue_due_polls, poll_inbox
 from issuetracker.testing.mailservers import ImapAccount, find_free_port
@@ -113,15 +113,14 @@ def test_a_database_error_on_one_message_retries_it_and_takes_the_rest(
     BoardFactory(manager=live_inbox.manager, exclusive_inbox=live_inbox)
     uids = {subject: deliver(make_mail(subject=subject)) for subject in ("Before", "Poison", "After")}
     real_ticket_create = intake.ticket_create
-    failures = []
+    database_down_for_poison = [True]
 
-    def failing_once(**kwargs):  # type: ignore[no-untyped-def]
-        if kwargs["title"] == "Poison" and not failures:
-            failures.append(1)
+    def failing_for_poison(**kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["title"] == "Poison" and database_down_for_poison[0]:
             raise OperationalError("server closed the connection unexpectedly")
         return real_ticket_create(**kwargs)
 
-    monkeypatch.setattr(intake, "ticket_create", failing_once)
+    monkeypatch.setattr(intake, "ticket_create", failing_for_poison)
 
     first = inbox_poll(inbox=live_inbox)
 
@@ -133,6 +132,7 @@ def test_a_database_error_on_one_message_retries_it_and_takes_the_rest(
     poison = ProcessedEmail.objects.get(imap_uid=uids["Poison"])
     assert (poison.status, poison.attempts) == (ProcessedEmailStatus.RECEIVED, 1)
 
+    database_down_for_poison[0] = False
     second = inbox_poll(inbox=Inbox.objects.get(pk=live_inbox.pk))
 
     assert second.outcomes == {"ticket": 1}
@@ -245,3 +245,25 @@ def test_poll_task_survives_an_unreachable_server(manager):
     inbox.refresh_from_db()
     assert inbox.last_error.startswith("IMAP: connection refused by 127.0.0.1:")
     assert inbox.last_polled_at is not None and inbox.poll_lease_until is None
+
+
+def test_a_batch_that_fails_once_is_redone_message_by_message_without_doubles(live_inbox, deliver, monkeypatch):
+    BoardFactory(manager=live_inbox.manager, exclusive_inbox=live_inbox)
+    for subject in ("One", "Two", "Three"):
+        deliver(make_mail(subject=subject))
+    real_ticket_create = intake.ticket_create
+    failures: list[str] = []
+
+    def fails_on_the_third_once(**kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["title"] == "Three" and not failures:
+            failures.append("Three")
+            raise OperationalError("deadlock detected")
+        return real_ticket_create(**kwargs)
+
+    monkeypatch.setattr(intake, "ticket_create", fails_on_the_third_once)
+    result = inbox_poll(inbox=live_inbox)
+
+    # The fast pass had already created "One" and "Two"; its rollback took them back.
+    assert result.outcomes == {"ticket": 3} and failures == ["Three"]
+    assert sorted(Ticket.objects.values_list("title", flat=True)) == ["One", "Three", "Two"]
+    assert OutgoingMail.objects.count() == 3
