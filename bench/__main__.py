@@ -76,6 +76,7 @@ def main(argv: list[str]) -> int:
     scratch = load.scratch_dir()
     ok = False
     try:
+        _take_machine_lock()
         text = run(args=args, sizes=sizes, scratch=scratch)
         print(text)
         ok = True
@@ -86,6 +87,38 @@ def main(argv: list[str]) -> int:
     finally:
         signal.alarm(0)
         _cleanup(scratch, keep=not ok)
+
+
+_LOCK_PATH = Path("/tmp/issuetracker-bench.lock")
+_LOCK_WAIT_SECONDS = 10 * 60
+_lock_file = None
+
+
+def _take_machine_lock() -> None:
+    """One bench at a time on this machine, whichever work tree it runs from.
+
+    Two runs would drop each other's database (the name is fixed) and share the two cores, so
+    the second one waits for the first instead. The lock goes with the process.
+    """
+    import fcntl
+    import time
+
+    global _lock_file
+    _lock_file = _LOCK_PATH.open("a")
+    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+    announced = False
+    while True:
+        try:
+            fcntl.flock(_lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                minutes = _LOCK_WAIT_SECONDS // 60
+                raise BenchError(f"another bench has held {_LOCK_PATH} for {minutes} minutes") from None
+            if not announced:
+                log(f"another bench is running on this machine; waiting for it ({_LOCK_PATH})")
+                announced = True
+            time.sleep(2)
 
 
 def _run_snapshot(argv: list[str]) -> int:
