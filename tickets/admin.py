@@ -17,19 +17,16 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import ActionLocation, messages
-from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from boards.models import Board
-
 from .emails import secret_link
 from .models import StateChange, Ticket, TicketState
-from .services import TicketError, ticket_change_state
+from .services import TicketError, ticket_change_state, ticket_delete_unhandled
 
 # Per-ticket refusal messages shown after an action; more than this would flood the page.
 MAX_REFUSAL_MESSAGES = 10
@@ -169,11 +166,7 @@ class TicketAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
-        # The board keeps per-state counters (boards.models); a deleted ticket leaves its column.
-        counter = "count_forwarded" if obj.is_forwarded else f"count_{obj.state}"
-        with transaction.atomic():
-            obj.delete()
-            Board.objects.filter(pk=obj.board_id).update(**{counter: F(counter) - 1})
+        ticket_delete_unhandled(ticket=obj)
 
     def get_actions(self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST) -> dict[str, Any]:
         actions = super().get_actions(request, action_location)

@@ -147,6 +147,20 @@ def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: A
     return locked
 
 
+def ticket_delete_unhandled(*, ticket: Ticket) -> None:
+    """Delete a ticket nobody has acted on yet (spam, from the admin); anything moved is a record.
+
+    The board's per-state counter is kept in the same transaction.
+    """
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if locked.state != TicketState.NEW or locked.state_changes.exists():
+            raise TicketError(_("Only a ticket that is still new, with no history, can be deleted."))
+        counter = "count_forwarded" if locked.is_forwarded else f"count_{locked.state}"
+        locked.delete()
+        Board.objects.filter(pk=locked.board_id).update(**{counter: F(counter) - 1})
+
+
 def _label(state: str) -> str:
     try:
         return str(TicketState(state).label)
