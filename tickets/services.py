@@ -62,7 +62,9 @@ def ticket_create(
     if board.is_archived:
         raise BoardClosedError(_("This board no longer accepts tickets."))
     forwards = board.forwards_externally
-    with transaction.atomic():
+    # Inside a caller's transaction (intake takes a batch of mail in one) no savepoint of our own:
+    # a failure here fails the caller's transaction, which redoes its messages one by one.
+    with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.create(
             board=board,
             title=title.strip()[:TITLE_MAX_LENGTH] or _("(no subject)"),
