@@ -24,13 +24,14 @@ from django.utils.translation import override
 
 from boards.models import Board, Keyword
 from tickets.models import TicketSource
-from tickets.services import BoardClosedError, ticket_create
+from tickets.services import BoardClosedError, ticket_add_reporter_message, ticket_create
 
 from .batch_facts import SUBJECT_MAX_LENGTH, BatchFacts, StoredMessage, stored_message_parse
 from .loops import block_reason, confirmation_suppress, suspension_reply_sent_recently
 from .models import Inbox, OutgoingMailKind, ProcessedEmail, ProcessedEmailStatus, StandbyItem, StandbyReason
 from .outbox import outgoing_mail_create
 from .parsing import ParsedMessage
+from .replies import reply_target, strip_quoted_reply, subject_reference
 from .routing import BoardCandidate, route_message
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,9 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
             _("The same sender sent the same subject to this inbox less than %(minutes)s minutes earlier.")
             % {"minutes": settings.DUPLICATE_EMAIL_THRESHOLD_MINUTES},
         )
+    replied = _reply(parsed=parsed, context=context)
+    if replied is not None:
+        return replied
     decision = route_message(subject=parsed.subject, exclusive_board=context.exclusive_board, boards=context.boards)
     if decision.board_id is None:
         assert decision.standby_reason is not None
@@ -207,6 +211,38 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
     if blocked:
         confirmation_suppress(ticket_id=ticket.pk, reason=blocked)
     return _Outcome(ProcessedEmailStatus.TICKET, blocked or "", ticket_id=ticket.pk, answered=not blocked)
+
+
+def _reply(*, parsed: ParsedMessage, context: IntakeContext) -> _Outcome | None:
+    """TKT-7: an answer to one of our mails joins its ticket instead of opening a new one."""
+    if not (parsed.in_reply_to or parsed.references or subject_reference(parsed.subject)):
+        return None
+    ticket = reply_target(
+        manager_id=context.inbox.manager_id,
+        sender_email=parsed.sender_email or "",
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        subject=parsed.subject,
+    )
+    if ticket is None:
+        return None
+    if parsed.auto_generated_reason:
+        # An out-of-office answer to our notification: neither a new ticket nor a message on it.
+        return _Outcome(
+            ProcessedEmailStatus.IGNORED,
+            _("An automatic answer (%(reason)s) to a mail about ticket “%(title)s”.")
+            % {"reason": parsed.auto_generated_reason, "title": ticket.title},
+            ticket_id=ticket.pk,
+        )
+    ticket_add_reporter_message(
+        ticket=ticket,
+        body=strip_quoted_reply(parsed.description),
+        sender_email=parsed.sender_email or "",
+        message_id=parsed.message_id or "",
+    )
+    return _Outcome(
+        ProcessedEmailStatus.REPLY, _("Added to ticket “%(title)s”.") % {"title": ticket.title}, ticket_id=ticket.pk
+    )
 
 
 def _queue(*, parsed: ParsedMessage, row_id: int, context: IntakeContext, reason: StandbyReason) -> _Outcome:

@@ -179,6 +179,7 @@ class ProcessedEmailStatus(models.TextChoices):
     RECEIVED = "received", _("Waiting to be processed")
     TICKET = "ticket", _("Turned into a ticket")
     QUEUED = "queued", _("Sent to the standby queue")
+    REPLY = "reply", _("Added to an existing ticket as the reporter's reply")
     DUPLICATE = "duplicate", _("Ignored as a duplicate")
     IGNORED = "ignored", _("Ignored (account suspended)")
     FAILED = "failed", _("Failed")

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .emails import secret_link
-from .models import StateChange, Ticket, TicketState
+from .models import ReporterMessage, StateChange, Ticket, TicketState
 from .services import TicketError, ticket_change_state, ticket_delete_unhandled
 
 # Per-ticket refusal messages shown after an action; more than this would flood the page.
@@ -52,6 +52,21 @@ class StateChangeInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StateChange]:
         return super().get_queryset(request).select_related("changed_by")
+
+
+class ReporterMessageInline(admin.TabularInline):
+    model = ReporterMessage
+    fields = ("created_at", "sender_email", "body")
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 def _make_move_action(to_state: TicketState) -> Callable[..., None]:
@@ -113,7 +128,7 @@ class TicketAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
-    inlines = [StateChangeInline]
+    inlines = [StateChangeInline, ReporterMessageInline]
     actions = MOVE_ACTIONS
     fieldsets = (
         (None, {"fields": ("title", "description", "board", "state", "public_link")}),

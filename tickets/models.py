@@ -160,3 +160,22 @@ class StateChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state} → {self.to_state}"
+
+
+class ReporterMessage(models.Model):
+    """A reporter's email answer to one of our notifications, kept on the ticket (TKT-7)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="reporter_messages")
+    sender_email = models.EmailField(_("from"))
+    body = models.TextField(_("message"), max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    message_id = models.CharField(max_length=998, blank=True, default="")
+    created_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reporter message")
+        verbose_name_plural = _("reporter messages")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="reportermessage_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"{self.sender_email}: {self.body[:40]}"

@@ -19,6 +19,7 @@ from issuetracker.ratelimit import client_ip
 from .emails import secret_link
 from .models import Ticket, TicketSource
 from .public_forms import PublicTicketForm
+from .selectors import reporter_messages
 from .services import BoardClosedError, ticket_create
 
 logger = logging.getLogger(__name__)
@@ -120,5 +121,9 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
         # Not on the platform yet (or it failed and waits in the standby queue): the reporter
         # learns it arrived, without the manager's internal details.
         return _keep_private(render(request, "tickets/public_forwarding.html", {"ticket": ticket}))
-    changes = ticket.state_changes.order_by("created_at", "id")
-    return _keep_private(render(request, "tickets/public_ticket.html", {"ticket": ticket, "changes": changes}))
+    context = {
+        "ticket": ticket,
+        "changes": ticket.state_changes.order_by("created_at", "id"),
+        "reporter_messages": reporter_messages(ticket=ticket),
+    }
+    return _keep_private(render(request, "tickets/public_ticket.html", context))

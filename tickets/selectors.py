@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from boards.models import Board
 
-from .models import TERMINAL_STATES, StateChange, Ticket, TicketState
+from .models import TERMINAL_STATES, ReporterMessage, StateChange, Ticket, TicketState
 
 # Terminal columns only show the latest cards; open columns show more but are capped too, so
 # a board with 100,000 tickets opens as fast as one with 10.
@@ -102,3 +102,7 @@ def ticket_list(*, board: Board, filters: TicketFilter) -> QuerySet[Ticket]:
 
 def ticket_timeline(*, ticket: Ticket) -> list[StateChange]:
     return list(ticket.state_changes.select_related("changed_by").order_by("created_at", "id"))
+
+
+def reporter_messages(*, ticket: Ticket) -> list[ReporterMessage]:
+    return list(ticket.reporter_messages.order_by("created_at", "id"))

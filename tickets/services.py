@@ -19,6 +19,7 @@ from .models import (
     DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     ForwardStatus,
+    ReporterMessage,
     StateChange,
     Ticket,
     TicketSource,
@@ -147,6 +148,18 @@ def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: A
     )
     ticket.state, ticket.updated_at = locked.state, locked.updated_at
     return locked
+
+
+def ticket_add_reporter_message(*, ticket: Ticket, body: str, sender_email: str, message_id: str) -> ReporterMessage:
+    """TKT-7: the reporter answered by email; keep it on the ticket (no mail goes back)."""
+    message = ReporterMessage.objects.create(
+        ticket=ticket,
+        body=body[:DESCRIPTION_MAX_LENGTH],
+        sender_email=sender_email.strip().lower(),
+        message_id=message_id,
+    )
+    logger.info("reporter message added", extra={"ticket_id": ticket.pk, "reporter_message_id": message.pk})
+    return message
 
 
 def ticket_delete_unhandled(*, ticket: Ticket) -> None:

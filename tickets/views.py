@@ -16,7 +16,7 @@ from boards.models import Board
 
 from .forms import StateChangeForm, TicketFilterForm
 from .models import Ticket, TicketState
-from .selectors import ticket_list, ticket_timeline
+from .selectors import reporter_messages, ticket_list, ticket_timeline
 from .services import TicketError, ticket_change_state
 
 
@@ -63,7 +63,13 @@ def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpRe
     return render(
         request,
         "tickets/ticket_detail.html",
-        {"ticket": ticket, "board": ticket.board, "changes": ticket_timeline(ticket=ticket), "form": StateChangeForm()},
+        {
+            "ticket": ticket,
+            "board": ticket.board,
+            "changes": ticket_timeline(ticket=ticket),
+            "reporter_messages": reporter_messages(ticket=ticket),
+            "form": StateChangeForm(),
+        },
     )
 
 
