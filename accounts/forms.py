@@ -7,12 +7,13 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import is_valid_timezone, timezone_choices
 
 
 class SignupForm(AllauthSignupForm):
-    name = forms.CharField(label=_("Name"), max_length=150)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=150)
     # Filled by static/js/timezone.js from the browser; absent or unknown means UTC (ACC-1).
     timezone = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -38,7 +39,7 @@ class LoginForm(AllauthLoginForm):
 
 
 class ProfileForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=150)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=150)
     timezone = forms.ChoiceField(label=_("Timezone"), choices=timezone_choices)
 
 
