@@ -250,6 +250,7 @@ def _side_ticket(board: object, rng: random.Random, created: datetime) -> object
     return Ticket(
         uuid=uuid.UUID(int=rng.getrandbits(128), version=4),
         board=board,
+        manager_id=board.manager_id,  # type: ignore[attr-defined]
         title=_title(rng),
         description=_description(rng),
         state=rng.choice(["new", "in_progress", "closed"]),
@@ -284,6 +285,7 @@ def seed_board_tickets(*, board_id: int, manager_id: int, start: int, stop: int,
                 Ticket(
                     uuid=uuid.UUID(int=rng.getrandbits(128), version=4),
                     board_id=board_id,
+                    manager_id=manager_id,
                     title=_title(rng),
                     description=_description(rng),
                     state=state,

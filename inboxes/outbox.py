@@ -18,7 +18,11 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from issuetracker.crypto import DecryptionError
+
+from .imap import describe_network_error
 from .models import Inbox, OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from .smtp import smtp_connection_for
 
@@ -34,7 +38,7 @@ class TransientSendError(Exception):
 
 def choose_sending_inbox(*, board: Any, receiving_inbox: Inbox | None = None) -> Inbox | None:
     """EML-3: receiving inbox, else the board's exclusive inbox, else the manager's first active inbox."""
-    if receiving_inbox is not None:
+    if receiving_inbox is not None and receiving_inbox.is_active:
         return receiving_inbox
     exclusive = getattr(board, "exclusive_inbox", None)
     if exclusive is not None and exclusive.is_active:
@@ -102,7 +106,10 @@ def build_email_message(mail: OutgoingMail) -> EmailMessage:
 def _claim(mail_id: int) -> OutgoingMail | None:
     now = timezone.now()
     claimed = OutgoingMail.objects.filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=mail_id, status=OutgoingMailStatus.PENDING
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        pk=mail_id,
+        status=OutgoingMailStatus.PENDING,
+        attempts__lt=MAX_ATTEMPTS + 1,
     ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
     if not claimed:
         return None
@@ -118,8 +125,16 @@ def outgoing_mail_send(*, mail_id: int) -> OutgoingMailStatus | None:
     if mail is None:
         return None
     try:
-        with smtp_connection_for(mail.inbox) as connection:
-            connection.send_messages([build_email_message(mail)])
+        message = build_email_message(mail)
+        connection = smtp_connection_for(mail.inbox)
+    except DecryptionError:
+        return _mark_failed(mail, _("SMTP: the stored password cannot be decrypted; enter it again on the inbox page."))
+    except Exception as exc:  # a row that cannot even be built will not improve by retrying
+        logger.exception("mail cannot be built", extra={"outgoing_mail_id": mail.pk})
+        return _mark_failed(mail, _("The message could not be built (%(error)s).") % {"error": exc.__class__.__name__})
+    try:
+        with connection:
+            connection.send_messages([message])
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
         code = getattr(exc, "smtp_code", None) or _first_code(exc)
         reason = _describe(exc, mail.inbox)
@@ -135,6 +150,11 @@ def outgoing_mail_send(*, mail_id: int) -> OutgoingMailStatus | None:
             return _mark_failed(mail, reason)
         _record_attempt_error(mail, reason)
         raise TransientSendError(reason) from exc
+    except Exception as exc:
+        # Anything else (a bug, a header the mail library refuses): visible and retryable by a
+        # person, never pending forever (EML-4).
+        logger.exception("mail send crashed", extra={"outgoing_mail_id": mail.pk})
+        return _mark_failed(mail, _("Sending failed unexpectedly (%(error)s).") % {"error": exc.__class__.__name__})
     OutgoingMail.objects.filter(pk=mail.pk).update(
         status=OutgoingMailStatus.SENT, sent_at=timezone.now(), last_error="", claimed_until=None
     )
@@ -151,18 +171,16 @@ def _first_code(exc: smtplib.SMTPException) -> int | None:
 
 
 def _describe(exc: BaseException, inbox: Inbox | None) -> str:
-    server = f"{inbox.smtp_host}:{inbox.smtp_port}" if inbox else "the default mail server"
+    server = f"{inbox.smtp_host}:{inbox.smtp_port}" if inbox else _("the default mail server")
+    params = {"server": server}
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return f"SMTP: login refused by {server}"
+        return _("SMTP: login refused by %(server)s") % params
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return f"SMTP: {server} refused the recipient"
+        return _("SMTP: %(server)s refused the recipient") % params
     if isinstance(exc, smtplib.SMTPSenderRefused):
-        return f"SMTP: {server} refused the sender address"
-    if isinstance(exc, TimeoutError):
-        return f"SMTP: {server} did not answer in time"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"SMTP: connection refused by {server}"
-    return f"SMTP: sending through {server} failed ({exc.__class__.__name__}: {exc})"[:500]
+        return _("SMTP: %(server)s refused the sender address") % params
+    # Socket-level failures read the same as for IMAP: one wording for both.
+    return describe_network_error(exc, "SMTP", server)
 
 
 def _record_attempt_error(mail: OutgoingMail, reason: str) -> None:
@@ -200,7 +218,9 @@ def outgoing_mail_requeue_stalled(*, older_than: timedelta = timedelta(minutes=1
 
     now = timezone.now()
     stalled = list(
-        OutgoingMail.objects.filter(status=OutgoingMailStatus.PENDING, created_at__lt=now - older_than)
+        OutgoingMail.objects.filter(
+            status=OutgoingMailStatus.PENDING, created_at__lt=now - older_than, attempts__lte=MAX_ATTEMPTS
+        )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .values_list("pk", flat=True)[:500]
     )

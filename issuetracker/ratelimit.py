@@ -103,3 +103,24 @@ class RateLimitMiddleware:
         response["X-RateLimit-Remaining"] = str(max(bucket.limit - count, 0))
         response["X-RateLimit-Reset"] = str(reset_at)
         return response
+
+
+REPORTER_WINDOW_SECONDS = 3600
+
+
+def reporter_address_allowed(email: str) -> bool:
+    """At most RATE_LIMIT_REPORTER_PER_HOUR public reports per reporter address.
+
+    Each report mails its reporter, so without this the form could be used from many IPs to
+    send a stranger mail through a manager's server.
+    """
+    if not settings.RATE_LIMIT_ENABLED:
+        return True
+    key = f"ratelimit:reporter:{email.strip().lower()}:{int(time.time() // REPORTER_WINDOW_SECONDS)}"
+    django_cache.add(key, 0, timeout=REPORTER_WINDOW_SECONDS + 5)
+    try:
+        count = django_cache.incr(key)
+    except ValueError:
+        django_cache.set(key, 1, timeout=REPORTER_WINDOW_SECONDS + 5)
+        count = 1
+    return count <= settings.RATE_LIMIT_REPORTER_PER_HOUR

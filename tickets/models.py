@@ -46,6 +46,9 @@ class ForwardStatus(models.TextChoices):
     FAILED = "failed", _("Forwarding failed")
 
 
+_INTERNAL = models.Q(external_platform="")
+
+
 class TicketQuerySet(models.QuerySet["Ticket"]):
     def internal(self) -> TicketQuerySet:
         return self.filter(external_platform="")
@@ -54,7 +57,7 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         return self.exclude(external_platform="")
 
     def for_manager(self, manager: settings.AUTH_USER_MODEL) -> TicketQuerySet:
-        return self.filter(board__manager=manager)
+        return self.filter(manager=manager)
 
 
 class Ticket(models.Model):
@@ -66,6 +69,9 @@ class Ticket(models.Model):
 
     uuid = models.UUIDField(_("secret id"), default=uuid.uuid4, unique=True, editable=False)
     board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="tickets")
+    # The board's manager, copied (boards never change hands) so the dashboard can read a
+    # manager's newest tickets from one index instead of sorting all of them.
+    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False)
     title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
     description = models.TextField(_("description"), max_length=DESCRIPTION_MAX_LENGTH, blank=True)
     state = models.CharField(_("state"), max_length=12, choices=TicketState.choices, default=TicketState.NEW)
@@ -73,8 +79,14 @@ class Ticket(models.Model):
     source = models.CharField(_("source"), max_length=5, choices=TicketSource.choices)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("last state change"), default=timezone.now)
-    # Message-ID of the email that opened the ticket, so our answers thread under it.
+    # Message-ID of the email that opened the ticket, so our answers thread under it, and the
+    # inbox it came through, which sends every later mail about it too (EML-3).
     source_message_id = models.CharField(max_length=998, blank=True, default="")
+    receiving_inbox = models.ForeignKey(
+        "inboxes.Inbox", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    # The language the reporter used (the public form's page language), for their mails.
+    reporter_language = models.CharField(max_length=10, blank=True, default="")
 
     external_platform = models.CharField(
         _("forwarded to"), max_length=10, choices=ExternalPlatform.choices, blank=True, default=""
@@ -84,6 +96,12 @@ class Ticket(models.Model):
     forward_status = models.CharField(
         _("forwarding"), max_length=10, choices=ForwardStatus.choices, blank=True, default=""
     )
+    # A lease taken by a conditional UPDATE before each call to the platform, so two deliveries
+    # of the task (or a task and a manager's retry) never both create the issue; the attempt
+    # count fences the write of the outcome, the attempt time tells a stalled stub from a live one.
+    forward_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    forward_attempts = models.PositiveIntegerField(default=0, editable=False)
+    forward_last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TicketQuerySet.as_manager()
 
@@ -111,12 +129,16 @@ class Ticket(models.Model):
                 name="ticket_forward_status_valid",
             ),
         ]
+        # The kanban and the list read internal tickets only, so their indexes leave stubs out.
         indexes = [
-            # Kanban columns and state-filtered lists, newest first.
-            models.Index(fields=["board", "state", "-created_at", "-id"], name="ticket_board_state_created"),
-            models.Index(fields=["board", "-created_at", "-id"], name="ticket_board_created"),
-            models.Index(fields=["board", "-updated_at", "-id"], name="ticket_board_updated"),
-            models.Index(fields=["board", "title", "id"], name="ticket_board_title"),
+            models.Index(
+                fields=["board", "state", "-created_at", "-id"], name="ticket_board_state_created", condition=_INTERNAL
+            ),
+            models.Index(fields=["board", "-created_at", "-id"], name="ticket_board_created", condition=_INTERNAL),
+            models.Index(fields=["board", "-updated_at", "-id"], name="ticket_board_updated", condition=_INTERNAL),
+            models.Index(fields=["board", "title", "id"], name="ticket_board_title", condition=_INTERNAL),
+            # The dashboard: a manager's newest tickets, and those created today / this week.
+            models.Index(fields=["manager", "-created_at", "-id"], name="ticket_manager_created"),
         ]
 
     def __str__(self) -> str:

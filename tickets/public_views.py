@@ -11,10 +11,12 @@ from uuid import UUID
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from boards.models import Board
-from issuetracker.ratelimit import client_ip
+from issuetracker.ratelimit import client_ip, reporter_address_allowed
 
 from .emails import secret_link
 from .models import Ticket, TicketSource
@@ -78,6 +80,12 @@ def board_form(request: HttpRequest, unique_name: str) -> HttpResponse:
             logger.info("honeypot filled, report dropped", extra={"board_id": board.pk, "ip": client_ip(request)})
             request.session.pop(SUBMITTED_SESSION_KEY, None)
             return redirect("public_board_submitted", unique_name=board.unique_name)
+        if not reporter_address_allowed(form.cleaned_data["email"]):
+            form.add_error(
+                "email",
+                _("Many reports were sent for this address in the last hour. Please try again later."),
+            )
+            return render(request, "tickets/public_form.html", {"board": board, "form": form})
         try:
             ticket = ticket_create(
                 board=board,
@@ -85,6 +93,7 @@ def board_form(request: HttpRequest, unique_name: str) -> HttpResponse:
                 description=form.cleaned_data["description"],
                 creator_email=form.cleaned_data["email"],
                 source=TicketSource.WEB,
+                reporter_language=get_language() or "",
             )
         except BoardClosedError:  # archived between the page load and the submit
             return render(request, "tickets/public_gone.html", {"board": board}, status=410)

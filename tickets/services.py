@@ -51,6 +51,7 @@ def ticket_create(
     receiving_inbox: Inbox | None = None,
     source_message_id: str = "",
     source_references: str = "",
+    reporter_language: str = "",
 ) -> Ticket:
     """Create a ticket and its confirmation mail (EML-1) in one transaction.
 
@@ -68,6 +69,9 @@ def ticket_create(
     with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.create(
             board=board,
+            manager_id=board.manager_id,
+            receiving_inbox=receiving_inbox,
+            reporter_language=reporter_language,
             title=title.strip()[:TITLE_MAX_LENGTH] or _("(no subject)"),
             description=description[:DESCRIPTION_MAX_LENGTH],
             creator_email=creator_email.strip().lower(),
@@ -104,7 +108,11 @@ def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: A
     The row is locked so two managers' simultaneous moves are checked one after the other.
     """
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().select_related("board", "board__manager").get(pk=ticket.pk)
+        locked = (
+            Ticket.objects.select_for_update()
+            .select_related("board", "board__manager", "board__exclusive_inbox", "receiving_inbox")
+            .get(pk=ticket.pk)
+        )
         if locked.is_forwarded:
             raise InvalidTransitionError(_("This ticket was forwarded to an external platform."))
         if not locked.can_move_to(to_state):
@@ -137,7 +145,7 @@ def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: A
             subject=rendered.subject,
             body=rendered.body,
             manager=locked.board.manager,
-            inbox=choose_sending_inbox(board=locked.board),
+            inbox=choose_sending_inbox(board=locked.board, receiving_inbox=locked.receiving_inbox),
             ticket=locked,
             in_reply_to=locked.source_message_id,
             references=locked.source_message_id,

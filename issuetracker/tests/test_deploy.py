@@ -13,7 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    dropped = {"DJANGO_SETTINGS_MODULE", "TESTING", "DEBUG", "SECRET_KEY", "ENCRYPTION_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    dropped = {
+        "DJANGO_SETTINGS_MODULE",
+        "TESTING",
+        "DEBUG",
+        "SECRET_KEY",
+        "ENCRYPTION_KEY",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    }
     clean = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -63,6 +63,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
         model = Ticket
 
     board = factory.SubFactory(BoardFactory)
+    manager = factory.SelfAttribute("board.manager")
     title = factory.Sequence(lambda n: f"Printer on floor {n} is jammed")
     description = "It shows error 42 and makes a grinding noise."
     creator_email = factory.Sequence(lambda n: f"reporter{n}@example.org")

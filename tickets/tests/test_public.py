@@ -274,12 +274,12 @@ def test_honeypot_hides_an_earlier_real_ticket_of_the_same_browser(client, board
 def test_twenty_submissions_per_minute_then_429(client, board, settings):
     assert settings.RATE_LIMIT_PUBLIC_TICKET == 20
     for n in range(20):
-        response = client.post(_form_url(board), _report(title=f"Report {n}"))
+        response = client.post(_form_url(board), _report(title=f"Report {n}", email=f"r{n}@example.org"))
         assert response.status_code == 302, n
         assert response["X-RateLimit-Limit"] == "20"
         assert response["X-RateLimit-Remaining"] == str(19 - n)
 
-    refused = client.post(_form_url(board), _report(title="One too many"))
+    refused = client.post(_form_url(board), _report(title="One too many", email="r99@example.org"))
     assert refused.status_code == 429
     assert refused["X-RateLimit-Limit"] == "20"
     assert refused["X-RateLimit-Remaining"] == "0"
@@ -499,3 +499,25 @@ def test_language_switch_works_on_the_secret_page(live_server, browser_page, com
     assert page.url == f"{live_server.url}/ticket/{ticket.uuid}"
     assert page.get_by_role("heading", name="Historia").is_visible()
     assert posts and posts[0].get("origin") == live_server.url
+
+
+def test_one_reporter_address_gets_at_most_ten_reports_an_hour(client, board, settings):
+    """Every report mails its reporter: the form must not become a way to mail a stranger."""
+    assert settings.RATE_LIMIT_REPORTER_PER_HOUR == 10
+    for n in range(10):
+        ip = f"198.51.100.{n + 1}"  # from many addresses, so the per-IP limit is not what stops it
+        assert client.post(_form_url(board), _report(title=f"R {n}"), REMOTE_ADDR=ip).status_code == 302
+    refused = client.post(_form_url(board), _report(title="Eleventh"), REMOTE_ADDR="198.51.100.99")
+    assert refused.status_code == 200
+    assert "Many reports were sent for this address" in refused.content.decode()
+    assert Ticket.objects.count() == 10
+    assert client.post(_form_url(board), _report(email="someone.else@example.org")).status_code == 302
+
+
+def test_confirmation_mail_is_in_the_language_of_the_form(
+    client, board, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_form_url(board), _report(), HTTP_ACCEPT_LANGUAGE="pl")
+    [sent] = mailoutbox
+    assert "Otrzymaliśmy" in sent.subject or "Otrzymaliśmy" in sent.body, sent.subject

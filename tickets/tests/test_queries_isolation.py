@@ -23,6 +23,7 @@ def _bulk_tickets(board: Board, count: int) -> None:
         Ticket(
             uuid=uuid.uuid4(),
             board=board,
+            manager_id=board.manager_id,
             title=f"Ticket {i}",
             description="text " * 20,
             state=states[i % 4],
