@@ -40,7 +40,7 @@ def dashboard_for_manager(*, manager: Any, now: datetime | None = None) -> Dashb
     today = _start_of_today(now)
     week_start = today - timedelta(days=today.weekday())
     boards = list(boards_for_manager(manager=manager))
-    tickets = Ticket.objects.filter(board__manager=manager)
+    tickets = Ticket.objects.filter(manager=manager)
     recent = list(tickets.select_related("board").order_by("-created_at", "-id")[:10])
     counts = tickets.filter(created_at__gte=week_start).aggregate(
         week=Count("id"), today=Count("id", filter=Q(created_at__gte=today))

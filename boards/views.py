@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -92,7 +93,14 @@ def board_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def board_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """TKT-5: the kanban."""
     board = _get_board_for_manager(request, pk)
-    return render(request, "boards/kanban.html", {"board": board, "columns": kanban_columns(board=board)})
+    # Card links are built from one reversed prefix: reversing three URLs per card was a
+    # measurable share of the page's time (bench/).
+    context = {
+        "board": board,
+        "columns": kanban_columns(board=board),
+        "tickets_url": reverse("tickets:list", args=[board.pk]),
+    }
+    return render(request, "boards/kanban.html", context)
 
 
 @login_required

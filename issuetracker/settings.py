@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "issuetracker.ratelimit.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "issuetracker.sessions.SlidingSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,9 +145,12 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "account_login"
 
 SESSION_HOURS = env.int("SESSION_HOURS", default=24)
-# ACC-3: the session lasts SESSION_HOURS from the *last* request, so it is saved on each one.
-SESSION_COOKIE_AGE = SESSION_HOURS * 3600
-SESSION_SAVE_EVERY_REQUEST = True
+# ACC-3: the session lasts SESSION_HOURS from the *last* request. issuetracker.sessions renews it
+# at most every 5 minutes (hence the 5 extra minutes) instead of writing it on every request.
+SESSION_COOKIE_AGE = SESSION_HOURS * 3600 + 300
+SESSION_SAVE_EVERY_REQUEST = False
+# Read from the cache (Redis in production), written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 PASSWORD_RESET_TIMEOUT = 3600  # ACC-4: one hour
 
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
@@ -226,6 +230,9 @@ else:
 
 DUPLICATE_EMAIL_THRESHOLD_MINUTES = env.int("DUPLICATE_EMAIL_THRESHOLD_MINUTES", default=60)
 IMAP_TIMEOUT_SECONDS = 10
+# Inbox IMAP/SMTP hosts inside our own network (localhost, private addresses, service names)
+# are refused unless this is on: a manager must not reach internal services (SSRF).
+INBOX_ALLOW_PRIVATE_HOSTS = env.bool("INBOX_ALLOW_PRIVATE_HOSTS", default=DEBUG)
 
 # --- Celery -------------------------------------------------------------------------------
 
@@ -240,6 +247,11 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis hands an unacknowledged task to another worker after this long, and a task waiting
+    # for its retry countdown is unacknowledged (acks_late): keep it above the longest countdown
+    # (forwarding 15 min, outgoing mail 30 min) so no retry is ever delivered twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -247,6 +259,9 @@ CELERY_TASK_IGNORE_RESULT = True
 # task is written to be safe to run twice.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Polls wait on other people's mail servers: their own queue (and worker) keeps a slow server
+# from holding up outgoing mail and forwarding (ING-1).
+CELERY_TASK_ROUTES = {"inboxes.tasks.poll_inbox": {"queue": "polling"}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"

@@ -15,7 +15,7 @@ from .models import TERMINAL_STATES, ReporterMessage, StateChange, Ticket, Ticke
 
 # Terminal columns only show the latest cards; open columns show more but are capped too, so
 # a board with 100,000 tickets opens as fast as one with 10.
-KANBAN_OPEN_LIMIT = 50
+KANBAN_OPEN_LIMIT = 20
 KANBAN_TERMINAL_LIMIT = 10
 
 SORT_FIELDS = ("created", "title", "state", "updated")
@@ -98,6 +98,17 @@ def ticket_list(*, board: Board, filters: TicketFilter) -> QuerySet[Ticket]:
     return tickets.only(
         "id", "uuid", "title", "state", "creator_email", "source", "created_at", "updated_at", "board_id"
     ).order_by(*order)
+
+
+def ticket_list_known_count(*, board: Board, filters: TicketFilter) -> int | None:
+    """The number of matches read from the board's counters, when only states are filtered.
+
+    Counting 100,000 rows for the page numbers would cost more than the page itself.
+    """
+    if filters.title or filters.description or filters.created_from or filters.created_to:
+        return None
+    states = filters.states or tuple(TicketState.values)
+    return sum(board.count_for(state) for state in set(states))
 
 
 def ticket_timeline(*, ticket: Ticket) -> list[StateChange]:

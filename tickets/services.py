@@ -109,7 +109,8 @@ def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: A
     """
     with transaction.atomic():
         locked = (
-            Ticket.objects.select_for_update()
+            # Lock the ticket row only: the joined inbox rows may be absent (outer join).
+            Ticket.objects.select_for_update(of=("self",))
             .select_related("board", "board__manager", "board__exclusive_inbox", "receiving_inbox")
             .get(pk=ticket.pk)
         )

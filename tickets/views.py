@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,8 +18,17 @@ from boards.models import Board
 
 from .forms import StateChangeForm, TicketFilterForm
 from .models import Ticket, TicketState
-from .selectors import reporter_messages, ticket_list, ticket_timeline
+from .selectors import reporter_messages, ticket_list, ticket_list_known_count, ticket_timeline
 from .services import TicketError, ticket_change_state
+
+
+class CountedPaginator(Paginator):
+    """A paginator that can be told the number of items instead of counting them."""
+
+    def __init__(self, *args: Any, known_count: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if known_count is not None:
+            self.__dict__["count"] = known_count  # fills the cached_property
 
 
 def _get_board_for_manager(request: HttpRequest, board_id: int) -> Board:
@@ -39,7 +50,12 @@ def ticket_list_view(request: HttpRequest, board_id: int) -> HttpResponse:
         page_size = form.cleaned_data["page_size"]
         # A display preference, idempotent: remembering it on GET changes nothing else.
         manager_set_ticket_page_size(manager=request.user, page_size=page_size)
-    paginator = Paginator(ticket_list(board=board, filters=form.to_filter()), page_size)
+    filters = form.to_filter()
+    paginator = CountedPaginator(
+        ticket_list(board=board, filters=filters),
+        page_size,
+        known_count=ticket_list_known_count(board=board, filters=filters),
+    )
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

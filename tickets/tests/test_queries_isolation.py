@@ -46,9 +46,9 @@ def _count_queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
     return len(ctx.captured_queries)
 
 
-# Pinned at the counts measured at both sizes. Common to every page: session, manager, the
-# standby badge, and the session save (savepoint + update + release inside the test transaction).
-PAGE_QUERY_CEILINGS = {"dashboard": 9, "board list": 7, "kanban": 11, "ticket list": 9, "ticket detail": 9}
+# Pinned at the counts measured at both sizes. Common to every page: the manager and the standby
+# badge (the session comes from the cache and is written at most every five minutes).
+PAGE_QUERY_CEILINGS = {"dashboard": 5, "board list": 3, "kanban": 7, "ticket list": 4, "ticket detail": 5}
 
 
 def test_manager_pages_run_the_same_queries_at_10_and_500_tickets(manager_client, manager):
@@ -67,6 +67,7 @@ def test_manager_pages_run_the_same_queries_at_10_and_500_tickets(manager_client
         "ticket detail": reverse("tickets:detail", args=[board.pk, ticket.pk]),
     }
     _bulk_tickets(board, 9)
+    manager_client.get(reverse("dashboard"))  # the session's first renewal is written here, not below
     at_10 = {name: _count_queries(manager_client, url) for name, url in pages.items()}
     _bulk_tickets(board, 490)
     at_500 = {name: _count_queries(manager_client, url) for name, url in pages.items()}
