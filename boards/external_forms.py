@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
-from .forwarding import PlatformConfig, external_credentials_build
+from .forwarding import DESTINATION_FIELDS, PlatformConfig, external_credentials_build, site_url_is_public
 from .models import ExternalPlatform
 
 
@@ -32,6 +32,9 @@ _TRELLO_BOARD_URL = re.compile(r"^https?://(?:www\.)?trello\.com/b/([A-Za-z0-9]+
 _TRELLO_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
 _KEEP_TOKEN_HELP = _("A token is stored. Leave this empty to keep it.")
+# Form field of each platform's token, and of the setting the stored token is bound to.
+_TOKEN_FIELDS = {ExternalPlatform.JIRA: "jira_api_token", ExternalPlatform.TRELLO: "trello_token"}
+_DESTINATION_FORM_FIELDS = {ExternalPlatform.JIRA: "jira_site_url", ExternalPlatform.TRELLO: "trello_board_id"}
 
 
 class ExternalPlatformForm(forms.Form):
@@ -92,6 +95,7 @@ class ExternalPlatformForm(forms.Form):
         *args: Any,
         action: str = ExternalAction.SAVE,
         stored_platform: str = "",
+        stored_config: Mapping[str, str] | None = None,
         stored_secrets: Mapping[str, str] | None = None,
         list_choices: Sequence[tuple[str, str]] = (),
         **kwargs: Any,
@@ -99,6 +103,7 @@ class ExternalPlatformForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.action = action if action in ExternalAction.ALL else ExternalAction.SAVE
         self.stored_platform = stored_platform
+        self._stored_config = dict(stored_config or {})
         # Only the stored values of the platform the board uses now apply; never rendered.
         self._stored_secrets = dict(stored_secrets or {})
         if self._stored_token(ExternalPlatform.JIRA):
@@ -118,6 +123,11 @@ class ExternalPlatformForm(forms.Form):
         name = "api_token" if platform == ExternalPlatform.JIRA else "token"
         return self._stored_secrets.get(name, "")
 
+    def _destination_changed(self, platform: str, data: Mapping[str, Any]) -> bool:
+        """The stored token belongs to the stored site (board); typed values name another one."""
+        typed = data.get(_DESTINATION_FORM_FIELDS[platform]) or ""
+        return typed != (self._stored_config.get(DESTINATION_FIELDS[platform]) or "")
+
     # -- field cleaning ---------------------------------------------------------------------------
 
     def clean_jira_site_url(self) -> str:
@@ -133,7 +143,17 @@ class ExternalPlatformForm(forms.Form):
         if not parts.hostname or parts.username or parts.password:
             raise forms.ValidationError(_("Enter the address of your Jira site, like https://your-team.atlassian.net."))
         # Only the site itself: a pasted project or board address still works.
-        return f"{parts.scheme}://{parts.netloc}"
+        site = f"{parts.scheme}://{parts.netloc}"
+        # The server calls this address: never one inside our own network (SSRF). Any public
+        # host is fine, since Atlassian sites can have custom domains.
+        public = site_url_is_public(site)
+        if public is None:
+            raise forms.ValidationError(_("This address cannot be found; check it."))
+        if not public:
+            raise forms.ValidationError(
+                _("This address points to a private or reserved network address; enter your public Jira site.")
+            )
+        return site
 
     def clean_jira_project_key(self) -> str:
         value = self.cleaned_data["jira_project_key"].strip().upper()
@@ -160,6 +180,16 @@ class ExternalPlatformForm(forms.Form):
             # The button sits in the Trello part of the page; pressing it means Trello.
             platform = data["platform"] = ExternalPlatform.TRELLO
         required: list[str] = []
+        if platform in _TOKEN_FIELDS and self._stored_token(platform) and not data.get(_TOKEN_FIELDS[platform]):
+            destination = _DESTINATION_FORM_FIELDS[platform]
+            if data.get(destination) and self._destination_changed(platform, data):
+                # Otherwise the stored token would go to whatever the new address names.
+                self.add_error(
+                    _TOKEN_FIELDS[platform],
+                    _("The site address changed: enter the API token again.")
+                    if platform == ExternalPlatform.JIRA
+                    else _("The board changed: enter the token again."),
+                )
         if platform == ExternalPlatform.JIRA:
             required = ["jira_site_url", "jira_email", "jira_project_key"]
             if not self._stored_token(platform):
@@ -219,6 +249,10 @@ class ExternalPlatformForm(forms.Form):
         """A client config from what was typed, completed with the stored token."""
         secrets = self.secrets()
         name = "api_token" if self.chosen_platform == ExternalPlatform.JIRA else "token"
-        if self.chosen_platform and not secrets.get(name):
+        if (
+            self.chosen_platform
+            and not secrets.get(name)
+            and not self._destination_changed(self.chosen_platform, self.cleaned_data)
+        ):
             secrets[name] = self._stored_token(self.chosen_platform)
         return external_credentials_build(platform=self.chosen_platform, config=self.config(), secrets=secrets)

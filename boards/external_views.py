@@ -98,6 +98,7 @@ def board_external(request: HttpRequest, pk: int) -> HttpResponse:
     board = _get_board_for_manager(request, pk)
     form_options = {
         "stored_platform": board.external_platform,
+        "stored_config": board.external_config or {},
         "stored_secrets": board_stored_secrets(board),
         "list_choices": _stored_list_choices(board),
     }

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from boards.external import PermanentExternalError, TransientExternalError
+from boards.external import TransientExternalError
 
 from .forwarding import (
     FORWARD_MAX_RETRIES,
     forward_retry_delay,
-    ticket_forward_fail,
     ticket_forward_pending,
     ticket_forward_requeue_stalled,
 )
@@ -17,13 +16,13 @@ from .forwarding import (
 
 @shared_task(bind=True, max_retries=FORWARD_MAX_RETRIES, acks_late=True)
 def forward_ticket(self, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
-    """EXT-2/EXT-3: create the stub's issue or card; retry transient failures, queue the rest."""
+    """EXT-2/EXT-3: create the stub's issue or card; retry transient failures, queue the rest.
+
+    Safe to deliver twice: the service claims the stub before calling the platform.
+    """
     try:
-        ticket_forward_pending(ticket_id=ticket_id)
+        ticket_forward_pending(ticket_id=ticket_id, last_attempt=self.request.retries >= self.max_retries)
     except TransientExternalError as exc:
-        if self.request.retries >= self.max_retries:
-            ticket_forward_fail(ticket_id=ticket_id, reason=exc.message)
-            return
         if self.request.is_eager:
             # Eager mode (tests) has no queue to come back through, and self.retry would only
             # propagate: run the next attempt now, counted like a real retry.
@@ -31,8 +30,6 @@ def forward_ticket(self, ticket_id: int) -> None:  # type: ignore[no-untyped-def
             return
         delay = forward_retry_delay(retries=self.request.retries, retry_after=exc.retry_after)
         raise self.retry(exc=exc, countdown=delay) from exc
-    except PermanentExternalError as exc:
-        ticket_forward_fail(ticket_id=ticket_id, reason=exc.message)
 
 
 @shared_task

@@ -7,7 +7,7 @@ import logging
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from boards.forwarding import ticket_stub_assign
+from boards.forwarding import ticket_stub_assign, ticket_stub_discard
 from boards.models import Board
 from tickets.models import Ticket, TicketSource
 from tickets.services import TicketError, ticket_create
@@ -68,7 +68,18 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
 
 
 def standby_item_discard(*, standby_item: StandbyItem) -> None:
-    deleted, _rows = StandbyItem.objects.filter(pk=standby_item.pk).delete()
-    if not deleted:
-        raise StandbyItemGoneError(_("This item was already assigned or discarded."))
-    logger.info("standby item discarded", extra={"standby_item_id": standby_item.pk})
+    """Remove the item; a report whose forwarding failed loses its ticket stub in the same transaction.
+
+    The stub would otherwise count on its board for ever (BRD-3) and keep the reporter's secret
+    page saying "being processed"; the link answers 404 instead (EXT-3).
+    """
+    with transaction.atomic():
+        locked = StandbyItem.objects.select_for_update().filter(pk=standby_item.pk).first()
+        if locked is None:
+            raise StandbyItemGoneError(_("This item was already assigned or discarded."))
+        stub_deleted = ticket_stub_discard(ticket_id=locked.ticket_id) if locked.ticket_id else False
+        locked.delete()
+    logger.info(
+        "standby item discarded",
+        extra={"standby_item_id": standby_item.pk, "ticket_id": locked.ticket_id, "stub_deleted": stub_deleted},
+    )

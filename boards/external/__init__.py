@@ -9,12 +9,13 @@ from boards.external.base import (
     PermanentExternalError,
     TransientExternalError,
 )
-from boards.external.jira import JiraConfig, jira_create_issue, jira_test_connection
+from boards.external.jira import JiraConfig, jira_create_issue, jira_find_issue, jira_test_connection
 from boards.external.trello import (
     TRELLO_API_URL,
     TrelloConfig,
     trello_board_lists,
     trello_create_card,
+    trello_find_card,
     trello_test_connection,
 )
 
@@ -28,8 +29,10 @@ __all__ = [
     "TransientExternalError",
     "TrelloConfig",
     "jira_create_issue",
+    "jira_find_issue",
     "jira_test_connection",
     "trello_board_lists",
     "trello_create_card",
+    "trello_find_card",
     "trello_test_connection",
 ]

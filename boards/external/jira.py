@@ -15,6 +15,10 @@ Endpoints and shapes follow Atlassian's public documentation:
 * Descriptions in REST v3 must be Atlassian Document Format
   https://developer.atlassian.com/cloud/jira/platform/apis/document/structure/
   https://developer.atlassian.com/cloud/jira/platform/apis/document/nodes/paragraph/
+* ``GET /rest/api/3/search/jql?jql=...&fields=...`` (enhanced JQL search; answers ``{"issues":
+  [{"id", "key", "fields"}], "isLast"}``), to find an issue we may have created before an answer
+  was lost. Its index is eventually consistent, so a just-created issue can still be missing.
+  https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/#api-rest-api-3-search-jql-get
 * ``Retry-After`` on 429 (and some 5xx)
   https://developer.atlassian.com/cloud/jira/platform/rate-limiting/
 """
@@ -42,6 +46,8 @@ PLATFORM = "Jira"
 SUMMARY_MAX_CHARS = 255
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# Goes into JQL unquoted-safe: letters and digits only.
+_REFERENCE = re.compile(r"[A-Za-z0-9]{8,64}")
 
 
 @dataclass(frozen=True)
@@ -103,15 +109,20 @@ def jira_create_issue(
     title: str,
     description: str,
     creator_email: str,
+    reference: str = "",
     timeout: float = TIMEOUT,
 ) -> ExternalIssue:
-    """Create the issue and return its id and browse URL."""
+    """Create the issue and return its id and browse URL.
+
+    ``reference`` goes into the description, so ``jira_find_issue`` can tell whether an attempt
+    whose answer was lost created the issue after all.
+    """
     payload = {
         "fields": {
             "project": {"key": config.project_key},
             "summary": jira_summary(title),
             "issuetype": {"name": config.issue_type},
-            "description": jira_description_adf(description, creator_email=creator_email),
+            "description": jira_description_adf(description, creator_email=creator_email, reference=reference),
         }
     }
     created = _call(
@@ -128,12 +139,66 @@ def jira_create_issue(
     return ExternalIssue(external_id=str(created["id"]), url=f"{_site(config)}/browse/{key}")
 
 
+def jira_find_issue(config: JiraConfig, *, reference: str, timeout: float = TIMEOUT) -> ExternalIssue | None:
+    """The project's issue whose description carries ``reference``, if the search index has it."""
+    if not _REFERENCE.fullmatch(reference):
+        raise ValueError("a reference is letters and digits only")
+    found = _call(
+        config,
+        "GET",
+        "/rest/api/3/search/jql",
+        timeout=timeout,
+        params={
+            "jql": f'project = "{config.project_key}" AND text ~ "{reference}"',
+            "fields": "description",
+            "maxResults": "20",
+        },
+        not_found=_project_not_found(config),
+    )
+    issues = found.get("issues") if isinstance(found, dict) else None
+    if not isinstance(issues, list):
+        raise PermanentExternalError("Jira: the search answered, but not like the Jira API does.")
+    # Full-text search matches loosely; only an exact reference line counts as ours.
+    line = reference_line(reference)
+    for issue in issues:
+        if not isinstance(issue, dict) or not issue.get("id") or not issue.get("key"):
+            continue
+        if line in adf_plain_text(_dig_description(issue)).splitlines():
+            return ExternalIssue(external_id=str(issue["id"]), url=f"{_site(config)}/browse/{issue['key']}")
+    return None
+
+
+def reference_line(reference: str) -> str:
+    return f"Tracker reference: {reference}"
+
+
+def adf_plain_text(document: Any) -> str:
+    """The text nodes of an ADF document, one line per paragraph or hard break."""
+    lines: list[str] = []
+    if isinstance(document, dict):
+        for block in document.get("content") or []:
+            current = ""
+            for node in (block.get("content") or []) if isinstance(block, dict) else []:
+                if isinstance(node, dict) and node.get("type") == "hardBreak":
+                    lines.append(current)
+                    current = ""
+                elif isinstance(node, dict) and isinstance(node.get("text"), str):
+                    current += node["text"]
+            lines.append(current)
+    return "\n".join(lines)
+
+
+def _dig_description(issue: dict[str, Any]) -> Any:
+    fields = issue.get("fields")
+    return fields.get("description") if isinstance(fields, dict) else None
+
+
 def jira_summary(title: str) -> str:
     """A one-line summary Jira accepts: line breaks collapsed, at most 255 characters."""
     return " ".join(title.split())[:SUMMARY_MAX_CHARS]
 
 
-def jira_description_adf(description: str, *, creator_email: str) -> dict[str, Any]:
+def jira_description_adf(description: str, *, creator_email: str, reference: str = "") -> dict[str, Any]:
     """Plain text to an ADF document: one paragraph per text paragraph, then the reporter.
 
     Single line breaks inside a paragraph become ``hardBreak`` nodes so e-mail signatures and
@@ -143,6 +208,8 @@ def jira_description_adf(description: str, *, creator_email: str) -> dict[str, A
     paragraphs = [p.strip("\n") for p in _BLANK_LINE.split(text)] if text else []
     content = [_paragraph(p) for p in paragraphs if p.strip()]
     content.append(_paragraph(f"Reported by: {creator_email}"))
+    if reference:
+        content.append(_paragraph(reference_line(reference)))
     return {"type": "doc", "version": 1, "content": content}
 
 
@@ -172,6 +239,7 @@ def _call(
     timeout: float,
     not_found: str,
     json_body: Any = None,
+    params: dict[str, str] | None = None,
 ) -> Any:
     messages = StatusMessages(
         unauthorized=(
@@ -199,6 +267,7 @@ def _call(
         error_detail=_error_detail,
         auth=(config.email, config.api_token),
         json_body=json_body,
+        params=params,
     )
 
 

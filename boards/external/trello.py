@@ -16,6 +16,9 @@ Endpoints and shapes follow Trello's public documentation:
   https://developer.atlassian.com/cloud/trello/rest/api-group-boards/#api-boards-id-lists-get
   https://developer.atlassian.com/cloud/trello/rest/api-group-cards/#api-cards-post
   https://developer.atlassian.com/cloud/trello/guides/rest-api/api-introduction/
+* ``GET /1/search?query=...&modelTypes=cards`` (answers ``{"cards": [...]}``), to find a card we
+  may have created before an answer was lost; the search index lags a little behind creation.
+  https://developer.atlassian.com/cloud/trello/rest/api-group-search/#api-search-get
 * 429 with ``{"error": "API_TOKEN_LIMIT_EXCEEDED", ...}`` when rate limited
   https://developer.atlassian.com/cloud/trello/guides/rest-api/rate-limits/
 
@@ -24,6 +27,7 @@ Trello answers errors as short plain-text bodies ("invalid key", "invalid value 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -46,6 +50,7 @@ TRELLO_API_URL = "https://api.trello.com"
 CARD_TEXT_MAX_CHARS = 16384
 
 _NOT_TRELLO = "Trello: the address answered, but not like the Trello API does."
+_REFERENCE = re.compile(r"[A-Za-z0-9]{8,64}")
 
 
 @dataclass(frozen=True)
@@ -118,16 +123,21 @@ def trello_create_card(
     title: str,
     description: str,
     creator_email: str,
+    reference: str = "",
     timeout: float = TIMEOUT,
 ) -> ExternalIssue:
-    """Create the card at the bottom of the configured list; return its id and short URL."""
+    """Create the card at the bottom of the configured list; return its id and short URL.
+
+    ``reference`` goes into the description, so ``trello_find_card`` can tell whether an attempt
+    whose answer was lost created the card after all.
+    """
     if not config.list_id:
         raise PermanentExternalError("Trello: no list is chosen for new cards; choose one in the board settings.")
     # Sent as a JSON body, not query parameters: e-mail descriptions can be long and URLs are not.
     payload = {
         "idList": config.list_id,
         "name": trello_card_name(title),
-        "desc": trello_card_description(description, creator_email=creator_email),
+        "desc": trello_card_description(description, creator_email=creator_email, reference=reference),
         "pos": "bottom",
     }
     card = _call(
@@ -143,6 +153,39 @@ def trello_create_card(
     )
     if not isinstance(card, dict) or not card.get("id"):
         raise PermanentExternalError("Trello: the card may not have been created; the answer did not contain its id.")
+    return _card_issue(card)
+
+
+def trello_find_card(config: TrelloConfig, *, reference: str, timeout: float = TIMEOUT) -> ExternalIssue | None:
+    """The card whose description carries ``reference``, if Trello's search index has it."""
+    if not _REFERENCE.fullmatch(reference):
+        raise ValueError("a reference is letters and digits only")
+    found = _call(
+        config,
+        "GET",
+        "/1/search",
+        timeout=timeout,
+        params={
+            "query": reference,
+            "modelTypes": "cards",
+            "card_fields": "desc,shortUrl,url",
+            "cards_limit": "20",
+            "partial": "false",
+        },
+        not_found=_NOT_TRELLO,
+    )
+    cards = found.get("cards") if isinstance(found, dict) else None
+    if not isinstance(cards, list):
+        raise PermanentExternalError(_NOT_TRELLO)
+    # Search matches loosely; only an exact reference line counts as ours.
+    line = trello_reference_line(reference)
+    for card in cards:
+        if isinstance(card, dict) and card.get("id") and line in str(card.get("desc") or "").splitlines():
+            return _card_issue(card)
+    return None
+
+
+def _card_issue(card: dict[str, Any]) -> ExternalIssue:
     url = card.get("shortUrl") or card.get("url")
     if not url:
         raise PermanentExternalError("Trello: the answer for the new card did not contain a link.")
@@ -154,9 +197,15 @@ def trello_card_name(title: str) -> str:
     return " ".join(title.split())[:CARD_TEXT_MAX_CHARS]
 
 
-def trello_card_description(description: str, *, creator_email: str) -> str:
+def trello_reference_line(reference: str) -> str:
+    return f"Tracker reference: {reference}"
+
+
+def trello_card_description(description: str, *, creator_email: str, reference: str = "") -> str:
     """Description plus the reporter line; the reporter line survives any truncation."""
     footer = f"Reported by: {creator_email}"
+    if reference:
+        footer += "\n" + trello_reference_line(reference)
     body = description.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not body:
         return footer

@@ -13,6 +13,7 @@ Use them as context managers or through the ``fake_jira`` / ``fake_trello`` pyte
         config = fake_jira.config()
         fake_jira.fail_next(429, retry_after=7)      # next call answers 429 + Retry-After: 7
         fake_jira.hang_next(seconds=1.0)             # next call gets no answer for a second
+        fake_jira.answer_late_next(seconds=1.0)      # next call is carried out, its answer lost
         ...
         assert fake_jira.created_issues[0]["fields"]["summary"] == "..."
 """
@@ -75,6 +76,11 @@ class _ScriptedFailure:
     status: int | None  # None means: never answer (until ``hang_seconds`` pass or shutdown)
     retry_after: str | None = None
     hang_seconds: float = 0.0
+    # With status None: carry the request out first (create the issue), then never answer, as
+    # when a platform's answer is lost after it accepted the call.
+    carry_out: bool = False
+    # Only a request with this method meets the failure; others pass until one does.
+    method: str | None = None
 
 
 class FakePlatform:
@@ -142,14 +148,25 @@ class FakePlatform:
         with self._lock:
             self._failures.extend(_ScriptedFailure(None, hang_seconds=seconds) for _ in range(times))
 
+    def answer_late_next(self, *, seconds: float, times: int = 1, method: str | None = None) -> None:
+        """Carry out the next ``times`` requests (with ``method``, if given) but answer none for ``seconds``."""
+        with self._lock:
+            self._failures.extend(
+                _ScriptedFailure(None, hang_seconds=seconds, carry_out=True, method=method) for _ in range(times)
+            )
+
     # -- request handling --------------------------------------------------------------------
 
     def _handle(self, request: RecordedRequest) -> Reply | None:
         with self._lock:
             self.requests.append(request)
-            failure = self._failures.popleft() if self._failures else None
+            failure = None
+            if self._failures and self._failures[0].method in (None, request.method):
+                failure = self._failures.popleft()
         if failure is not None:
             if failure.status is None:
+                if failure.carry_out:
+                    self.route(request)
                 self._stopping.wait(failure.hang_seconds)
                 return None
             reply = self.error_reply(failure.status)
@@ -220,7 +237,9 @@ def _ignore_client_disconnects(request: Any, client_address: Any) -> None:
 
 
 class FakeJira(FakePlatform):
-    """``/rest/api/3/myself``, ``/rest/api/3/project/{key}`` and ``POST /rest/api/3/issue``."""
+    """``/rest/api/3/myself``, ``/rest/api/3/project/{key}``, ``POST /rest/api/3/issue`` and
+    ``GET /rest/api/3/search/jql`` (only ``project = "KEY" AND text ~ "word"``, matched at once:
+    the real index lags a little behind creation)."""
 
     def __init__(
         self,
@@ -295,7 +314,36 @@ class FakeJira(FakePlatform):
             return Reply.json(200, self._project_json(key, project))
         if request.method == "POST" and request.path == "/rest/api/3/issue":
             return self._create_issue(request)
+        if request.method == "GET" and request.path == "/rest/api/3/search/jql":
+            return self._search(request)
         return self.error_reply(404)
+
+    def _search(self, request: RecordedRequest) -> Reply:
+        jql = _first(request.query, "jql") or ""
+        match = re.fullmatch(r'project = "([^"]+)" AND text ~ "([^"]+)"', jql)
+        if match is None:
+            return Reply.json(400, {"errorMessages": [f"Error in the JQL Query: {jql!r}"], "errors": {}})
+        key, word = match.groups()
+        if key not in self.projects:
+            return Reply.json(
+                400, {"errorMessages": [f"The value '{key}' does not exist for the field 'project'."], "errors": {}}
+            )
+        wanted = {name.strip() for name in (_first(request.query, "fields") or "").split(",") if name.strip()}
+        with self._lock:
+            hits = [
+                issue
+                for issue in self.created_issues
+                if issue["key"].startswith(f"{key}-") and word in json.dumps(issue["fields"].get("description"))
+            ]
+        issues = [
+            {
+                "id": issue["id"],
+                "key": issue["key"],
+                "fields": {name: value for name, value in issue["fields"].items() if name in wanted},
+            }
+            for issue in hits
+        ]
+        return Reply.json(200, {"issues": issues, "isLast": True})
 
     def _project_json(self, key: str, project: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -434,7 +482,8 @@ _OAUTH_PARAM = re.compile(r'\s*(\w+)="([^"]*)"\s*')
 
 
 class FakeTrello(FakePlatform):
-    """``/1/members/me``, ``/1/boards/{id}``, ``/1/boards/{id}/lists`` and ``POST /1/cards``."""
+    """``/1/members/me``, ``/1/boards/{id}``, ``/1/boards/{id}/lists``, ``POST /1/cards`` and
+    ``GET /1/search`` over card names and descriptions (matched at once, unlike the real index)."""
 
     def __init__(
         self,
@@ -533,6 +582,8 @@ class FakeTrello(FakePlatform):
             )
         if request.method == "POST" and request.path == "/1/cards":
             return self._create_card(request)
+        if request.method == "GET" and request.path == "/1/search":
+            return self._search(request)
         return Reply.text(404, "Cannot " + request.method + " " + request.path)
 
     def _credentials(self, request: RecordedRequest) -> tuple[str | None, str | None]:
@@ -606,6 +657,16 @@ class FakeTrello(FakePlatform):
             }
             self.created_cards.append(card)
         return Reply.json(200, card)
+
+    def _search(self, request: RecordedRequest) -> Reply:
+        query = (_first(request.query, "query") or "").strip()
+        if not query:
+            return Reply.text(400, "invalid value for query")
+        fields = (_first(request.query, "card_fields") or "name,desc,shortUrl,url").split(",")
+        with self._lock:
+            hits = [card for card in self.created_cards if query in card["name"] or query in card["desc"]]
+        cards = [{"id": card["id"], **{name: card[name] for name in fields if name in card}} for card in hits]
+        return Reply.json(200, {"options": {"terms": [{"text": query}]}, "cards": cards})
 
     def _find_list(self, list_id: str) -> tuple[str, dict[str, Any]] | None:
         for board_id, board in self.boards.items():

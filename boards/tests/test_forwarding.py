@@ -16,9 +16,11 @@ from django.core import mail
 from django.urls import reverse
 
 from boards.forwarding import (
+    FORWARD_CLAIM,
     FORWARD_MAX_RETRIES,
     board_external_credentials,
     board_set_external_platform,
+    forward_reference,
     forward_retry_delay,
 )
 from boards.models import Board, ExternalPlatform
@@ -41,6 +43,7 @@ TRELLO_LIST = "5f00000000000000000000a1"
 def _platform_settings(settings, caplog):  # type: ignore[no-untyped-def]
     # The fakes speak plain HTTP on 127.0.0.1; a hang should not cost the real 10 s per attempt.
     settings.EXTERNAL_PLATFORM_ALLOW_HTTP = True
+    settings.EXTERNAL_PLATFORM_ALLOW_PRIVATE_HOSTS = True
     settings.EXTERNAL_PLATFORM_TIMEOUT = 0.5
     caplog.set_level(logging.DEBUG)
 
@@ -119,7 +122,12 @@ def test_public_form_report_on_a_jira_board_becomes_a_jira_issue(
     assert fields["summary"] == "Printer on fire"
     assert fields["project"] == {"key": "ABC"} and fields["issuetype"] == {"name": "Task"}
     assert fields["description"]["type"] == "doc"
-    assert adf_text(fields["description"]) == f"It smokes. Second floor. Reported by: {REPORTER}"
+    reference = forward_reference(ticket)
+    assert (
+        adf_text(fields["description"])
+        == f"It smokes. Second floor. Reported by: {REPORTER} Tracker reference: {reference}"
+    )
+    assert str(ticket.uuid) not in json.dumps(fields), "the secret link's uuid stays ours"
 
     board = Board.objects.get(pk=jira_board.pk)
     assert (board.count_forwarded, board.count_new) == (1, 0)
@@ -141,7 +149,7 @@ def test_trello_board_creates_a_card_in_the_chosen_list(
 
     [card] = fake_trello.created_cards
     assert card["idList"] == TRELLO_LIST and card["name"] == "Login broken"
-    assert card["desc"] == f"Error 500\n\nReported by: {REPORTER}"
+    assert card["desc"] == f"Error 500\n\nReported by: {REPORTER}\nTracker reference: {forward_reference(ticket)}"
     assert ticket.forward_status == ForwardStatus.FORWARDED
     assert (ticket.external_platform, ticket.external_id) == (ExternalPlatform.TRELLO, card["id"])
     assert ticket.external_url == card["shortUrl"]
@@ -236,7 +244,10 @@ def test_a_timeout_is_retried_then_succeeds(trello_board, fake_trello, django_ca
 def test_500_until_the_retries_run_out_ends_in_the_queue(jira_board, fake_jira, django_capture_on_commit_callbacks):
     fake_jira.fail_next(500, times=FORWARD_MAX_RETRIES + 1)
     ticket = report(jira_board, django_capture_on_commit_callbacks)
-    assert len(issue_posts(fake_jira)) == FORWARD_MAX_RETRIES + 1
+    # Every attempt after the first looks for an issue an earlier one may have created, and
+    # creates nothing while that search fails.
+    assert len(fake_jira.requests) == FORWARD_MAX_RETRIES + 1
+    assert len(issue_posts(fake_jira)) == 1
     assert ticket.forward_status == ForwardStatus.FAILED
     item = StandbyItem.objects.get()
     assert item.reason == StandbyReason.EXTERNAL_CREATION_FAILED
@@ -254,8 +265,8 @@ def test_timeouts_until_the_retries_run_out_end_in_the_queue(
 def test_retry_delay_honours_retry_after_and_backs_off_otherwise():
     assert forward_retry_delay(retries=0, retry_after=7) == 7
     assert forward_retry_delay(retries=3, retry_after=0.2) == 1
-    assert forward_retry_delay(retries=0, retry_after=10**6) == 3600
-    assert [forward_retry_delay(retries=n, retry_after=None) for n in range(7)] == [30, 60, 120, 240, 480, 960, 1800]
+    assert forward_retry_delay(retries=0, retry_after=10**6) == 900
+    assert [forward_retry_delay(retries=n, retry_after=None) for n in range(7)] == [30, 60, 120, 240, 480, 900, 900]
 
 
 def test_an_email_report_failing_keeps_its_inbox_and_message(
@@ -289,7 +300,8 @@ def test_a_board_switched_off_fails_its_pending_stub_into_the_queue(jira_board, 
 @pytest.fixture
 def failed(jira_board, fake_jira, django_capture_on_commit_callbacks) -> StandbyItem:  # type: ignore[no-untyped-def]
     fake_jira.fail_next(503)
-    fake_jira.fail_next(401)  # only the first is transient; the retry meets a permanent refusal
+    # Only the first is transient; the retry (its search first, then the create) meets a permanent refusal.
+    fake_jira.fail_next(401, times=2)
     report(jira_board, django_capture_on_commit_callbacks, description="Details for the queue")
     return StandbyItem.objects.get()
 
@@ -635,3 +647,383 @@ def test_stalled_pending_stub_is_requeued_by_beat(jira_board, fake_jira, django_
     fresh.refresh_from_db()
     assert old.forward_status == ForwardStatus.FORWARDED and old.external_url
     assert fresh.forward_status == ForwardStatus.PENDING  # a live task may still be retrying it
+
+
+# --- discarding a failed report (SBQ-2, BRD-3) --------------------------------------------------
+
+
+def test_discarding_a_failed_report_deletes_its_stub(client, manager_client, failed, jira_board):
+    stub = failed.ticket
+    assert Board.objects.get(pk=jira_board.pk).count_forwarded == 1
+    response = manager_client.post(reverse("standby:discard", args=[failed.pk]))
+    assert response.status_code == 302
+    assert not StandbyItem.objects.exists() and not Ticket.objects.exists()
+    board = Board.objects.get(pk=jira_board.pk)
+    assert board.count_forwarded == 0 and board.can_be_deleted
+    # The manager dropped the report: its secret link no longer promises anything.
+    assert client.get(reverse("public_ticket", args=[stub.uuid])).status_code == 404
+
+
+def test_discard_waits_for_a_retry_in_flight(manager_client, failed, jira_board):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    # A manager's retry in another tab holds the stub's lease while it waits on Jira.
+    Ticket.objects.filter(pk=failed.ticket_id).update(forward_claimed_until=timezone.now() + timedelta(minutes=1))
+    response = manager_client.post(reverse("standby:discard", args=[failed.pk]), follow=True)
+    assert "being sent to the platform right now" in response.content.decode()
+    assert StandbyItem.objects.filter(pk=failed.pk).exists() and Ticket.objects.exists()
+    assert Board.objects.get(pk=jira_board.pk).count_forwarded == 1
+
+
+def test_discarding_another_kind_of_item_touches_no_ticket(manager_client, manager, internal_board):
+    ticket = ticket_create(
+        board=internal_board, title="Unrelated", description="", creator_email=REPORTER, source=TicketSource.WEB
+    )
+    item = StandbyItem.objects.create(manager=manager, subject="x", sender_email=REPORTER, reason="no_keyword_match")
+    manager_client.post(reverse("standby:discard", args=[item.pk]))
+    assert not StandbyItem.objects.exists()
+    assert Ticket.objects.filter(pk=ticket.pk).exists()
+
+
+# --- exactly once (EXT-2) -----------------------------------------------------------------------
+
+
+def pending_stub(board: Board, capture: Any, *, title: str = "Queued") -> Ticket:
+    """A stub whose forwarding task has not run yet."""
+    with capture(execute=False):
+        return ticket_create(board=board, title=title, description="x", creator_email=REPORTER, source=TicketSource.WEB)
+
+
+def test_a_second_delivery_while_the_first_is_calling_jira_does_not_call_it(
+    jira_board, fake_jira, django_capture_on_commit_callbacks, monkeypatch
+):
+    import requests
+
+    ticket = pending_stub(jira_board, django_capture_on_commit_callbacks)
+    real_request = requests.request
+    seen: list[Any] = []
+
+    def redelivered_meanwhile(method: str, url: str, **kwargs: Any) -> Any:
+        # While the first delivery waits on Jira, the broker hands the task out again.
+        if method == "POST" and not seen:
+            seen.append(Ticket.objects.values("forward_claimed_until", "forward_attempts").get(pk=ticket.pk))
+            forward_ticket.delay(ticket.pk)
+        return real_request(method, url, **kwargs)
+
+    monkeypatch.setattr("boards.external.base.requests.request", redelivered_meanwhile)
+    forward_ticket.delay(ticket.pk)
+
+    assert len(issue_posts(fake_jira)) == 1 and len(fake_jira.created_issues) == 1
+    assert seen[0]["forward_claimed_until"] is not None and seen[0]["forward_attempts"] == 1
+    ticket.refresh_from_db()
+    assert ticket.forward_status == ForwardStatus.FORWARDED and ticket.forward_claimed_until is None
+    assert ticket.forward_attempts == 1 and ticket.forward_last_attempt_at is not None
+    # A late redelivery after success finds nothing to do either.
+    forward_ticket.delay(ticket.pk)
+    assert len(issue_posts(fake_jira)) == 1
+
+
+def test_a_lease_left_by_a_crashed_worker_expires(jira_board, fake_jira, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket = pending_stub(jira_board, django_capture_on_commit_callbacks)
+    Ticket.objects.filter(pk=ticket.pk).update(forward_claimed_until=timezone.now() + timedelta(minutes=1))
+    forward_ticket.delay(ticket.pk)
+    assert not fake_jira.requests, "the lease is still running"
+    Ticket.objects.filter(pk=ticket.pk).update(forward_claimed_until=timezone.now() - timedelta(seconds=1))
+    forward_ticket.delay(ticket.pk)
+    ticket.refresh_from_db()
+    assert ticket.forward_status == ForwardStatus.FORWARDED and len(fake_jira.created_issues) == 1
+
+
+@pytest.mark.parametrize("platform", ["jira", "trello"])
+def test_an_issue_created_before_its_answer_was_lost_is_linked_not_created_again(
+    platform, request, django_capture_on_commit_callbacks
+):
+    board = request.getfixturevalue(f"{platform}_board")
+    fake = request.getfixturevalue(f"fake_{platform}")
+    fake.answer_late_next(seconds=2)  # the platform creates it, the answer times out
+    ticket = report(board, django_capture_on_commit_callbacks)
+
+    created = fake.created_issues if platform == "jira" else fake.created_cards
+    assert len(created) == 1 and len(issue_posts(fake)) == 1
+    assert ticket.forward_status == ForwardStatus.FORWARDED
+    assert ticket.external_id == created[0]["id"]
+    assert not StandbyItem.objects.exists()
+
+
+def test_a_standby_retry_finds_the_issue_a_lost_answer_created(manager_client, failed, fake_jira):
+    # Jira creates the issue but the answer is lost: the stub stays failed.
+    fake_jira.answer_late_next(seconds=2, method="POST")
+    manager_client.post(reverse("standby:retry", args=[failed.pk]))
+    assert len(fake_jira.created_issues) == 1 and StandbyItem.objects.exists()
+    manager_client.post(reverse("standby:retry", args=[failed.pk]))
+    assert len(fake_jira.created_issues) == 1 and not StandbyItem.objects.exists()
+    ticket = Ticket.objects.get()
+    assert ticket.external_url.endswith("/browse/" + fake_jira.created_issues[0]["key"])
+
+
+def test_requeue_counts_from_the_last_attempt_and_skips_claimed_stubs(
+    jira_board, trello_board, failed, fake_jira, fake_trello, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from boards.forwarding import STALLED_FORWARD_AFTER, ticket_forward_requeue_stalled
+    from inboxes.standby import standby_item_assign
+
+    long_ago = timezone.now() - STALLED_FORWARD_AFTER - timedelta(hours=1)
+    # A report that failed long ago and was just moved to another forwarding board: old, but
+    # its new task is queued and live.
+    Ticket.objects.filter(pk=failed.ticket_id).update(created_at=long_ago, forward_last_attempt_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=False):
+        moved = standby_item_assign(standby_item=failed, board=trello_board)
+    # Another stub is being attempted right now by a worker (its lease runs).
+    busy = pending_stub(jira_board, django_capture_on_commit_callbacks, title="Busy")
+    Ticket.objects.filter(pk=busy.pk).update(
+        created_at=long_ago, forward_last_attempt_at=long_ago, forward_claimed_until=timezone.now() + FORWARD_CLAIM
+    )
+    # And one whose task was lost after an attempt long ago: the only one to requeue.
+    lost = pending_stub(jira_board, django_capture_on_commit_callbacks, title="Lost")
+    Ticket.objects.filter(pk=lost.pk).update(created_at=long_ago, forward_last_attempt_at=long_ago, forward_attempts=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket_forward_requeue_stalled() == 1
+    statuses = dict(Ticket.objects.values_list("pk", "forward_status"))
+    assert statuses == {
+        moved.pk: ForwardStatus.PENDING,
+        busy.pk: ForwardStatus.PENDING,
+        lost.pk: ForwardStatus.FORWARDED,
+    }
+    assert not fake_trello.requests
+    # Requeued once: the next beat does not queue the same stubs again.
+    assert ticket_forward_requeue_stalled() == 0
+
+
+def test_the_retry_numbers_fit_the_requeue_threshold_and_the_broker():
+    import os
+    import subprocess
+    import sys
+
+    from boards.forwarding import (
+        FORWARD_MAX_COUNTDOWN_SECONDS,
+        FORWARD_RETRY_WINDOW,
+        STALLED_FORWARD_AFTER,
+    )
+
+    delays = [forward_retry_delay(retries=n, retry_after=r) for n in range(FORWARD_MAX_RETRIES) for r in (None, 10**6)]
+    assert max(delays) == FORWARD_MAX_COUNTDOWN_SECONDS <= 15 * 60
+    assert FORWARD_MAX_RETRIES * FORWARD_MAX_COUNTDOWN_SECONDS < FORWARD_RETRY_WINDOW.total_seconds()
+    assert FORWARD_RETRY_WINDOW < STALLED_FORWARD_AFTER
+    assert FORWARD_CLAIM.total_seconds() < FORWARD_MAX_COUNTDOWN_SECONDS
+
+    # With Redis, a task waiting for its countdown must not outlive the visibility timeout.
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'])"
+    )
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "DJANGO_SETTINGS_MODULE": "issuetracker.settings_test",
+    }
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    visibility_timeout = int(result.stdout.strip().splitlines()[-1])
+    # Outgoing mail retries wait up to 30 minutes (inboxes.tasks).
+    assert visibility_timeout > max(FORWARD_MAX_COUNTDOWN_SECONDS, 30 * 60) + FORWARD_CLAIM.total_seconds()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_standby_retry_calls_the_platform_outside_any_transaction(
+    manager, manager_client, fake_jira, monkeypatch
+):  # fmt: skip
+    import requests
+    from django.db import connection
+
+    board = BoardFactory(manager=manager, name="Support", unique_name="support")
+    board_set_external_platform(
+        board=board,
+        platform=ExternalPlatform.JIRA,
+        config={"site_url": fake_jira.url, "email": fake_jira.email, "project_key": "ABC"},
+        secrets={"api_token": fake_jira.api_token},
+    )
+    fake_jira.fail_next(401)
+    ticket_create(board=board, title="Later", description="x", creator_email=REPORTER, source=TicketSource.WEB)
+    item = StandbyItem.objects.get()
+
+    real_request = requests.request
+    during: list[dict[str, Any]] = []
+
+    def watch(method: str, url: str, **kwargs: Any) -> Any:
+        stub = Ticket.objects.get(pk=item.ticket_id)
+        during.append({"atomic": connection.in_atomic_block, "claimed": stub.forward_claimed_until is not None})
+        # A double click meanwhile is refused instead of calling Jira a second time.
+        during.append({"second_click": manager_client.post(reverse("standby:retry", args=[item.pk]), follow=True)})
+        return real_request(method, url, **kwargs)
+
+    monkeypatch.setattr("boards.external.base.requests.request", watch)
+    manager_client.post(reverse("standby:retry", args=[item.pk]))
+
+    assert during[0] == {"atomic": False, "claimed": True}
+    assert "being sent to the platform right now" in during[1]["second_click"].content.decode()
+    assert len(issue_posts(fake_jira)) == 2  # the failed first attempt and this one; no third
+    stub = Ticket.objects.get()
+    assert stub.forward_status == ForwardStatus.FORWARDED and stub.forward_claimed_until is None
+    assert not StandbyItem.objects.exists()
+
+
+# --- where a board's token may go (EXT-1) -------------------------------------------------------
+
+
+def test_changing_the_jira_site_asks_for_the_token_again(manager_client, jira_board, fake_jira):
+    from boards.tests.fake_platforms import FakeJira
+
+    with FakeJira() as elsewhere:
+        data = jira_form(fake_jira, jira_site_url=elsewhere.url, jira_api_token="")
+        for action in ("test", "save"):
+            response = manager_client.post(external_url(jira_board), {**data, "action": action})
+            assert response.context["form"].errors["jira_api_token"] == [
+                "The site address changed: enter the API token again."
+            ]
+        assert not elsewhere.requests, "the stored token never travels to the new site"
+        assert Board.objects.get(pk=jira_board.pk).external_config["site_url"] == fake_jira.url
+
+        typed = {**data, "jira_api_token": elsewhere.api_token, "action": "save"}
+        assert manager_client.post(external_url(jira_board), typed).status_code == 302
+        assert Board.objects.get(pk=jira_board.pk).external_config["site_url"] == elsewhere.url
+
+
+def test_changing_the_trello_board_asks_for_the_token_again(manager_client, trello_board, fake_trello):
+    data = {
+        "platform": "trello",
+        "trello_api_key": fake_trello.api_key,
+        "trello_token": "",
+        "trello_board_id": "5f0000000000000000000002",
+        "trello_list_id": TRELLO_LIST,
+    }
+    for action in ("load_lists", "save"):
+        response = manager_client.post(external_url(trello_board), {**data, "action": action})
+        assert response.context["form"].errors["trello_token"] == ["The board changed: enter the token again."]
+    assert not fake_trello.requests
+
+
+def test_the_service_never_carries_a_token_to_another_site(jira_board, fake_jira):
+    board = board_set_external_platform(
+        board=jira_board,
+        platform=ExternalPlatform.JIRA,
+        config={"site_url": "https://elsewhere.example", "email": fake_jira.email, "project_key": "ABC"},
+        secrets={"api_token": ""},
+    )
+    credentials = board_external_credentials(board)
+    assert credentials is not None and credentials.api_token == ""
+
+
+def _is_ip_literal(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture
+def dns(monkeypatch):  # type: ignore[no-untyped-def]
+    """Names resolve to the addresses a test gives, without asking a real resolver."""
+    import socket
+
+    answers: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in answers:
+            family = socket.AF_INET6 if ":" in answers[host] else socket.AF_INET
+            return [(family, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+        if host != "localhost" and not _is_ip_literal(host):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr("boards.forwarding.socket.getaddrinfo", getaddrinfo)
+    return answers
+
+
+@pytest.mark.parametrize(
+    "site_url",
+    [
+        "http://127.0.0.1:8080",
+        "http://localhost",
+        "http://169.254.169.254",
+        "https://10.1.2.3",
+        "https://192.168.0.10",
+        "https://100.64.0.1",
+        "https://[::1]",
+        "https://[::ffff:127.0.0.1]",
+        "https://jira.internal.example",  # a public-looking name that resolves inside
+    ],
+)
+def test_jira_sites_in_private_networks_are_refused(settings, dns, site_url):
+    from boards.external_forms import ExternalPlatformForm
+
+    settings.EXTERNAL_PLATFORM_ALLOW_PRIVATE_HOSTS = False
+    dns["jira.internal.example"] = "10.0.0.7"
+    form = ExternalPlatformForm(
+        {"platform": "jira", "jira_site_url": site_url, "jira_email": "a@b.example", "jira_api_token": "t"}
+        | {"jira_project_key": "ABC"}
+    )
+    assert not form.is_valid()
+    assert form.errors["jira_site_url"] == [
+        "This address points to a private or reserved network address; enter your public Jira site."
+    ]
+
+
+def test_public_jira_sites_are_accepted_custom_domains_too(settings, dns):
+    from boards.external_forms import ExternalPlatformForm
+
+    settings.EXTERNAL_PLATFORM_ALLOW_PRIVATE_HOSTS = False
+    dns["jira.acme-corp.example"] = "104.192.136.1"
+    dns["team.atlassian.net"] = "2406:da18:809:e04::1"
+    for site_url in ("https://jira.acme-corp.example", "team.atlassian.net/browse/ABC-1"):
+        form = ExternalPlatformForm(
+            {"platform": "jira", "jira_site_url": site_url, "jira_email": "a@b.example", "jira_api_token": "t"}
+            | {"jira_project_key": "ABC"}
+        )
+        assert form.is_valid(), form.errors
+    form = ExternalPlatformForm({"platform": "jira", "jira_site_url": "https://no-such-site.example"})
+    assert form.errors["jira_site_url"] == ["This address cannot be found; check it."]
+
+
+def test_a_saved_site_that_now_points_inside_is_not_called(
+    settings, manager_client, jira_board, fake_jira, django_capture_on_commit_callbacks
+):
+    settings.EXTERNAL_PLATFORM_ALLOW_PRIVATE_HOSTS = False
+    report(jira_board, django_capture_on_commit_callbacks)
+    assert "private or reserved network address" in StandbyItem.objects.get().external_error
+    response = manager_client.post(external_url(jira_board), {**jira_form(fake_jira), "action": "test"})
+    assert "jira_site_url" in response.context["form"].errors
+    assert not fake_jira.requests
+
+
+# --- the manager's page of a stub ---------------------------------------------------------------
+
+
+def test_the_manager_page_of_a_stub_shows_its_forwarding_not_state_buttons(
+    manager_client, jira_board, fake_jira, django_capture_on_commit_callbacks
+):
+    ticket = report(jira_board, django_capture_on_commit_callbacks)
+    fake_jira.fail_next(401)
+    failed_stub = report(jira_board, django_capture_on_commit_callbacks, title="Refused")
+
+    page = manager_client.get(reverse("tickets:detail", args=[jira_board.pk, ticket.pk])).content.decode()
+    assert "Move to" not in page and "tickets/state" not in page
+    assert f'href="{ticket.external_url}"' in page and "Open in Jira Cloud" in page
+    assert "Jira Cloud · Forwarded" in page
+
+    page = manager_client.get(reverse("tickets:detail", args=[jira_board.pk, failed_stub.pk])).content.decode()
+    assert "Move to" not in page
+    assert "the report waits in the standby queue" in page and reverse("standby:list") in page
