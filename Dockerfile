@@ -20,4 +20,4 @@ RUN DEBUG=true python bin/compile-messages \
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "issuetracker.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "issuetracker.wsgi:application", "--config", "gunicorn.conf.py"]

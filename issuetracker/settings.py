@@ -263,6 +263,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # from holding up outgoing mail and forwarding (ING-1).
 CELERY_TASK_ROUTES = {"inboxes.tasks.poll_inbox": {"queue": "polling"}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers log through LOGGING below (JSON lines), like the web process (NFR-6).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
