@@ -53,6 +53,13 @@ class InboxAdmin(admin.ModelAdmin):
         (_("Polling"), {"fields": readonly_fields}),
     ]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Inbox | None = None) -> list[str]:
+        if obj is not None:
+            # Moving an inbox to another manager would leave it exclusive to, and its mail and
+            # standby items with, the old manager's boards (NFR-4).
+            return [*self.readonly_fields, "manager"]
+        return list(self.readonly_fields)
+
     @admin.display(boolean=True, description=_("error"))
     def has_error(self, inbox: Inbox) -> bool:
         return bool(inbox.last_error)
@@ -110,6 +117,14 @@ class StandbyItemAdmin(admin.ModelAdmin):
     search_fields = ["subject", "sender_email", "manager__email"]
     list_select_related = ["manager", "receiving_inbox"]
     raw_id_fields = ["manager", "receiving_inbox", "processed_email", "original_board", "ticket"]
+
+    # A record of what intake did: managers assign, retry and discard items on their standby page,
+    # through the services. Here it can be read, and only the list's actions change anything.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: StandbyItem | None = None) -> bool:
+        return False
 
 
 @admin.register(OutgoingMail)

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
 
-from .imap import ImapError, ImapMailbox, ImapSettings, describe_network_error
+from issuetracker.crypto import DecryptionError
+
+from .hosts import InternalHostError, ensure_public_host
+from .imap import ImapError, ImapMailbox, ImapSettings, describe_network_error, internal_host_message
 from .models import Inbox
 from .smtp import smtp_connection_for
 
@@ -56,10 +59,20 @@ def check_imap(imap: ImapSettings) -> CheckResult:
 def check_smtp(inbox: Inbox) -> CheckResult:
     """Connect, STARTTLS/TLS as configured, log in; send nothing."""
     server = f"{inbox.smtp_host}:{inbox.smtp_port}"
-    connection = smtp_connection_for(inbox)
+    try:
+        connection = smtp_connection_for(inbox)
+    except DecryptionError:
+        return CheckResult(
+            ok=False,
+            message=_("SMTP: the stored password cannot be decrypted (was ENCRYPTION_KEY changed?). Enter it again."),
+        )
     connection.timeout = CHECK_TIMEOUT_SECONDS
     try:
+        # Checked at every connection, not only when saved: DNS can change since (SSRF).
+        ensure_public_host(inbox.smtp_host)
         connection.open()
+    except InternalHostError:
+        return CheckResult(ok=False, message=internal_host_message("SMTP", inbox.smtp_host))
     except smtplib.SMTPAuthenticationError:
         return CheckResult(ok=False, message=_("SMTP: login refused by %(host)s.") % {"host": inbox.smtp_host})
     except smtplib.SMTPNotSupportedError:
@@ -95,24 +108,22 @@ def check_smtp(inbox: Inbox) -> CheckResult:
     return CheckResult(ok=True, message=message)
 
 
-def inbox_check_connection(*, inbox: Inbox, imap_password: str) -> ConnectionReport:
-    """Check an inbox's settings, saved or not (``inbox`` may be unsaved, with passwords set)."""
-    imap = ImapSettings(
-        host=inbox.imap_host,
-        port=inbox.imap_port,
-        username=inbox.imap_username,
-        password=imap_password,
-        use_ssl=inbox.imap_use_ssl,
-        timeout=CHECK_TIMEOUT_SECONDS,
-    )
+def inbox_check_connection(*, inbox: Inbox, imap_password: str | None = None) -> ConnectionReport:
+    """Check an inbox's settings, saved or not (``inbox`` may be unsaved, with passwords set).
+
+    Without ``imap_password`` the inbox's own (stored or just typed) password is used.
+    """
+    imap = _imap_settings(inbox, imap_password)
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="inbox-check")
     try:
         # Translations are per thread: the checks answer in the language of the request.
         language = get_language()
-        imap_future = executor.submit(_in_language, language, check_imap, imap)
+        imap_future = executor.submit(_in_language, language, check_imap, imap) if imap else None
         smtp_future = executor.submit(_in_language, language, check_smtp, inbox)
         report = ConnectionReport(
-            imap=_result(imap_future, "IMAP", f"{inbox.imap_host}:{inbox.imap_port}"),
+            imap=_result(imap_future, "IMAP", f"{inbox.imap_host}:{inbox.imap_port}")
+            if imap_future
+            else _undecryptable_imap_password(),
             smtp=_result(smtp_future, "SMTP", f"{inbox.smtp_host}:{inbox.smtp_port}"),
         )
     finally:
@@ -129,6 +140,30 @@ def inbox_check_connection(*, inbox: Inbox, imap_password: str) -> ConnectionRep
         },
     )
     return report
+
+
+def _imap_settings(inbox: Inbox, imap_password: str | None) -> ImapSettings | None:
+    """None when the stored password cannot be decrypted (a changed ENCRYPTION_KEY)."""
+    try:
+        password = inbox.get_imap_password() if imap_password is None else imap_password
+    except DecryptionError:
+        return None
+    return ImapSettings(
+        host=inbox.imap_host,
+        port=inbox.imap_port,
+        username=inbox.imap_username,
+        password=password,
+        use_ssl=inbox.imap_use_ssl,
+        timeout=CHECK_TIMEOUT_SECONDS,
+    )
+
+
+def _undecryptable_imap_password() -> CheckResult:
+    # The same sentence a poll records (polling.imap_settings_for).
+    return CheckResult(
+        ok=False,
+        message=_("IMAP: the stored password cannot be decrypted (was ENCRYPTION_KEY changed?). Enter it again."),
+    )
 
 
 def _in_language[A, T](language: str | None, check: Callable[[A], T], argument: A) -> T:

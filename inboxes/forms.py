@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from boards.models import Board
 
+from .hosts import host_is_internal
 from .models import Inbox
 from .services import InboxFields
 
@@ -89,6 +90,13 @@ class InboxForm(forms.ModelForm):
         host = self.cleaned_data.get(name, "").strip()
         if host and not _HOST_RE.match(host):
             raise forms.ValidationError(_("Enter a host name such as imap.example.com, without a protocol or port."))
+        if host and host_is_internal(host):
+            raise forms.ValidationError(
+                _(
+                    "This address points inside the server's own network (a private, local or reserved "
+                    "address), which inboxes may not use. Enter the public name of your mail server."
+                )
+            )
         return host
 
     def clean_imap_host(self) -> str:
@@ -114,7 +122,25 @@ class InboxForm(forms.ModelForm):
         needs_smtp_password = self.is_new or not self.instance.smtp_password_encrypted
         if cleaned.get("smtp_username") and not cleaned.get("smtp_password") and needs_smtp_password:
             self.add_error("smtp_password", _("Enter the password for the SMTP username."))
+        elif cleaned.get("smtp_username"):
+            self._require_password_for_another_server("smtp")
+        self._require_password_for_another_server("imap")
         return cleaned
+
+    def _require_password_for_another_server(self, protocol: str) -> None:
+        """An empty password means "the stored one"; it must not go to a server it was not typed for."""
+        if self.is_new or self.cleaned_data.get(f"{protocol}_password"):
+            return
+        moved = any(
+            name in self.cleaned_data
+            and str(self.cleaned_data[name]).lower() != str(self.initial.get(name, "")).lower()
+            for name in (f"{protocol}_host", f"{protocol}_username")
+        )
+        if moved:
+            self.add_error(
+                f"{protocol}_password",
+                _("The server or username changed: enter the password again, so the stored one is not sent elsewhere."),
+            )
 
     def to_fields(self) -> InboxFields:
         data = self.cleaned_data

@@ -21,6 +21,8 @@ from typing import Self
 
 from django.utils.translation import gettext as _
 
+from .hosts import InternalHostError, ensure_public_host
+
 DEFAULT_TIMEOUT_SECONDS = 10
 MAILBOX = "INBOX"
 
@@ -79,6 +81,11 @@ class ImapMailbox:
     def open(self, *, readonly: bool = False) -> int:
         """Connect, log in and select the inbox; returns its UIDVALIDITY."""
         with self._errors(_("connecting to")):
+            try:
+                # Checked at every connection, not only when saved: DNS can change since (SSRF).
+                ensure_public_host(self.settings.host)
+            except InternalHostError as exc:
+                raise ImapError(internal_host_message("IMAP", self.settings.host)) from exc
             if self.settings.use_ssl:
                 client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
                     self.settings.host,
@@ -248,6 +255,13 @@ def describe_network_error(exc: BaseException, protocol: str, server: str) -> st
         return _("%(protocol)s: %(server)s cannot be reached from here.") % params
     params["detail"] = f"{exc.__class__.__name__}: {exc}"[:200]
     return _("%(protocol)s: talking to %(server)s failed (%(detail)s).") % params
+
+
+def internal_host_message(protocol: str, host: str) -> str:
+    return _(
+        "%(protocol)s: %(host)s points inside the server's own network (a private, local or reserved "
+        "address), which inboxes may not use. Enter the public name of your mail server."
+    ) % {"protocol": protocol, "host": host}
 
 
 def uid_set(uids: Iterable[int]) -> str:

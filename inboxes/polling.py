@@ -3,7 +3,8 @@
 The order of a poll is what makes intake exactly-once:
 
 1. Claim the inbox with a conditional UPDATE of its lease, so two workers never poll it at the
-   same time. The lease expires, so a killed worker's claim does not block the inbox forever.
+   same time. The lease expires, so a killed worker's claim does not block the inbox forever;
+   it is renewed as the poll goes, and a poll that lost it stops before touching the mailbox.
 2. Fetch a batch by UID (BODY.PEEK[], so nothing is marked \\Seen yet) and store the raw bytes,
    one row per (inbox, UIDVALIDITY, UID), before parsing anything.
 3. Parse the batch, read what dedup and loop protection need in a few queries (``batch_facts``),
@@ -18,6 +19,7 @@ Mail is never deleted from the server.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -48,6 +51,14 @@ from .models import HANDLED_STATUSES, Inbox, PollInterval, ProcessedEmail, Proce
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# A held lease is renewed once this much of it has passed. Checking is then a clock read, cheap
+# enough before every mailbox command and message, and a poll that stalled for longer finds out
+# whether it still holds the inbox before it touches the mailbox again.
+RENEW_AFTER = timedelta(minutes=1)
+# A poll takes no new batch after this long; the rest waits for the next poll, so one inbox with
+# a big backlog or a slow server holds a polling worker only so long (ING-1). The task's time
+# limits (tasks.py) stop a poll stuck inside one step, before its lease could run out.
+POLL_TIME_BUDGET = timedelta(minutes=3)
 BATCH_SIZE = 50
 # Bodies of one FETCH held in memory at once; the worker stays flat as the mailbox grows.
 BATCH_MAX_BYTES = 20 * 1024 * 1024
@@ -60,6 +71,31 @@ DUE_SLACK = timedelta(seconds=5)
 
 class LeaseLostError(Exception):
     """Another worker holds the inbox now (ours ran out, or the inbox was deleted)."""
+
+
+class _Lease:
+    """Our claim on an inbox while we poll it, renewed as the poll goes."""
+
+    def __init__(self, *, inbox_id: int, token: str) -> None:
+        self.inbox_id = inbox_id
+        self.token = token
+        self.started = self.renewed = time.monotonic()
+
+    def renew(self, **progress: object) -> None:
+        renewed = Inbox.objects.filter(pk=self.inbox_id, poll_lease_token=self.token).update(
+            poll_lease_until=timezone.now() + LEASE, **progress
+        )
+        if not renewed:
+            raise LeaseLostError
+        self.renewed = time.monotonic()
+
+    def keep(self) -> None:
+        """Call before each mailbox command and between messages; raises LeaseLostError."""
+        if time.monotonic() - self.renewed >= RENEW_AFTER.total_seconds():
+            self.renew()
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() - self.started >= POLL_TIME_BUDGET.total_seconds()
 
 
 @dataclass
@@ -114,6 +150,9 @@ def inbox_poll(*, inbox: Inbox, batch_size: int = BATCH_SIZE) -> PollResult:
         result.error = _("The poll was interrupted because another worker took over the inbox.")
         logger.warning("inbox poll lost its lease", extra=log_extra)
         return result
+    except SoftTimeLimitExceeded:
+        result.error = _("The poll took too long and was stopped; the next poll continues where it ended.")
+        logger.warning("inbox poll hit its time limit", extra=log_extra)
     except Exception as exc:
         result.error = _("Polling stopped on an unexpected error (%(error)s).") % {"error": exc.__class__.__name__}
         logger.exception("inbox poll crashed", extra=log_extra)
@@ -134,14 +173,6 @@ def _claim(inbox_id: int) -> str | None:
     return token if claimed else None
 
 
-def _renew(*, inbox_id: int, token: str, **progress: object) -> None:
-    renewed = Inbox.objects.filter(pk=inbox_id, poll_lease_token=token).update(
-        poll_lease_until=timezone.now() + LEASE, **progress
-    )
-    if not renewed:
-        raise LeaseLostError
-
-
 def _finish(*, inbox_id: int, token: str, error: str) -> None:
     now = timezone.now()
     fields: dict[str, object] = {"poll_lease_until": None, "poll_lease_token": ""}
@@ -158,7 +189,9 @@ def _finish(*, inbox_id: int, token: str, error: str) -> None:
 
 
 def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResult) -> None:
+    lease = _Lease(inbox_id=inbox.pk, token=token)
     with ImapMailbox(imap_settings_for(inbox)) as mailbox:
+        lease.keep()
         uidvalidity = mailbox.uidvalidity
         assert uidvalidity is not None
         known_mailbox = inbox.imap_uidvalidity == uidvalidity
@@ -175,23 +208,36 @@ def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResu
                 "new mailbox, taking in unread mail",
                 extra={"inbox_id": inbox.pk, "uidvalidity": uidvalidity, "unread": len(uids)},
             )
-        for batch in _chunks(uids, batch_size):
-            _renew(inbox_id=inbox.pk, token=token)
+        for number, batch in enumerate(_chunks(uids, batch_size)):
+            if number and lease.out_of_time():
+                logger.info("inbox poll used its time, the rest waits for the next one", extra={"inbox_id": inbox.pk})
+                # A new mailbox's position is saved only once all of its unread mail is done.
+                return
+            lease.renew()
             # Reloaded per batch: boards archived or a manager suspended mid-poll count at once.
             context = intake_context_load(inbox=inbox)
             _take_in_batch(
-                mailbox=mailbox, context=context, uidvalidity=uidvalidity, uids=batch, result=result, tried=tried
+                mailbox=mailbox,
+                context=context,
+                uidvalidity=uidvalidity,
+                uids=batch,
+                result=result,
+                tried=tried,
+                lease=lease,
             )
             if known_mailbox:
-                _renew(inbox_id=inbox.pk, token=token, imap_uidvalidity=uidvalidity, imap_last_uid=batch[-1])
+                lease.renew(imap_uidvalidity=uidvalidity, imap_last_uid=batch[-1])
         if not known_mailbox:
-            _renew(inbox_id=inbox.pk, token=token, imap_uidvalidity=uidvalidity, imap_last_uid=uid_next - 1)
+            lease.renew(imap_uidvalidity=uidvalidity, imap_last_uid=uid_next - 1)
+        if uids and lease.out_of_time():
+            return  # stored messages left from earlier polls wait for the next one too
         _retry_pending(
             mailbox=mailbox,
             context=intake_context_load(inbox=inbox),
             uidvalidity=uidvalidity,
             result=result,
             tried=tried,
+            lease=lease,
         )
 
 
@@ -203,6 +249,7 @@ def _take_in_batch(
     uids: Sequence[int],
     result: PollResult,
     tried: set[int],
+    lease: _Lease,
 ) -> None:
     inbox = context.inbox
     already_stored = dict(
@@ -214,6 +261,7 @@ def _take_in_batch(
     # ones are taken from their stored bytes in _retry_pending.
     seen = [uid for uid, status in already_stored.items() if status in HANDLED_STATUSES]
     new_uids = [uid for uid in uids if uid not in already_stored]
+    lease.keep()
     sizes = mailbox.fetch_sizes(new_uids)
     too_large = [uid for uid in new_uids if sizes.get(uid, 0) > MAX_MESSAGE_BYTES]
     if too_large:
@@ -222,6 +270,7 @@ def _take_in_batch(
     skipped = set(too_large)
     wanted = [uid for uid in new_uids if uid not in skipped]
     for part in _byte_chunks(wanted, sizes):
+        lease.keep()
         messages = mailbox.fetch(part)
         result.fetched += len(messages)
         now = timezone.now()
@@ -245,6 +294,7 @@ def _take_in_batch(
             result.outcomes[str(status)] += 1
             if status in HANDLED_STATUSES:
                 seen.append(uid)
+    lease.keep()
     mailbox.mark_seen(seen)
 
 
@@ -266,6 +316,8 @@ def _process_batch(
                 (uid, processed_email_process(message=message, context=context, facts=facts, isolated=False))
                 for uid, message in parsed_batch
             ]
+    except SoftTimeLimitExceeded:
+        raise  # the task is out of time: stop, the batch is rolled back and taken again next poll
     except Exception:
         logger.warning("batch failed, retrying it message by message", exc_info=True, extra={"inbox_id": inbox.pk})
         _drop_broken_connection()
@@ -340,6 +392,8 @@ def process_safely(*, row_id: int, inbox_id: int, process: Callable[[], Processe
     extra = {"inbox_id": inbox_id, "processed_email_id": row_id}
     try:
         return process()
+    except SoftTimeLimitExceeded:
+        raise  # the poll is out of time, not the message at fault: it stays received for the next poll
     except DatabaseError as exc:
         logger.exception("database error while processing an email", extra=extra)
         _drop_broken_connection()
@@ -360,7 +414,13 @@ def process_safely(*, row_id: int, inbox_id: int, process: Callable[[], Processe
 
 
 def _retry_pending(
-    *, mailbox: ImapMailbox, context: IntakeContext, uidvalidity: int, result: PollResult, tried: set[int]
+    *,
+    mailbox: ImapMailbox,
+    context: IntakeContext,
+    uidvalidity: int,
+    result: PollResult,
+    tried: set[int],
+    lease: _Lease,
 ) -> None:
     pending = list(
         ProcessedEmail.objects.filter(inbox=context.inbox, status=ProcessedEmailStatus.RECEIVED)
@@ -370,6 +430,7 @@ def _retry_pending(
     )
     seen: list[int] = []
     for row_id, row_uidvalidity, uid in pending:
+        lease.keep()
         raw = ProcessedEmail.objects.filter(pk=row_id).values_list("raw", flat=True).first()
         if raw is None:
             continue
@@ -381,6 +442,7 @@ def _retry_pending(
         result.outcomes[str(status)] += 1
         if status in HANDLED_STATUSES and row_uidvalidity == uidvalidity:
             seen.append(uid)
+    lease.keep()
     mailbox.mark_seen(seen)
 
 

@@ -18,9 +18,14 @@ from .polling import due_inbox_ids, inbox_poll
 
 logger = logging.getLogger(__name__)
 
-# Far above a normal poll (seconds); the lease (5 min, renewed per batch) already keeps others off.
-POLL_SOFT_TIME_LIMIT_SECONDS = 30 * 60
-POLL_TIME_LIMIT_SECONDS = POLL_SOFT_TIME_LIMIT_SECONDS + 60
+# A poll stops taking new batches after polling.POLL_TIME_BUDGET (3 min). These limits stop one
+# stuck inside a single step, and the hard one lies within the lease (5 min): a poll is killed
+# before its lease can run out, so a second worker never starts on an inbox still being polled.
+POLL_SOFT_TIME_LIMIT_SECONDS = 4 * 60
+POLL_TIME_LIMIT_SECONDS = POLL_SOFT_TIME_LIMIT_SECONDS + 30
+# Beat enqueues due polls every minute; a poll still waiting in the queue a minute later is
+# dropped instead of piling up behind a backlog, since the next minute enqueues a fresh one.
+POLL_EXPIRES_SECONDS = 55
 
 
 @shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
@@ -45,7 +50,7 @@ def enqueue_due_polls() -> int:
     """Beat, every minute: enqueue a poll for each active inbox that is due (ING-1)."""
     inbox_ids = due_inbox_ids()
     for inbox_id in inbox_ids:
-        poll_inbox.delay(inbox_id)
+        poll_inbox.apply_async((inbox_id,), expires=POLL_EXPIRES_SECONDS)
     return len(inbox_ids)
 
 

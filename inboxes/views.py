@@ -78,7 +78,7 @@ def _check_unsaved(form: InboxForm, *, stored: Inbox | None) -> ConnectionReport
         candidate.smtp_password_encrypted = stored.smtp_password_encrypted
     fields = form.to_fields()
     fields.apply_to(candidate)
-    return inbox_check_connection(inbox=candidate, imap_password=candidate.get_imap_password())
+    return inbox_check_connection(inbox=candidate)
 
 
 @login_required
@@ -100,7 +100,7 @@ def inbox_detail(request: HttpRequest, inbox_id: int) -> HttpResponse:
 @require_POST
 def inbox_test_connection(request: HttpRequest, inbox_id: int) -> HttpResponse:
     inbox = _get_inbox_for_manager(request, inbox_id)
-    report = inbox_check_connection(inbox=inbox, imap_password=inbox.get_imap_password())
+    report = inbox_check_connection(inbox=inbox)
     if _wants_fragment(request):
         return render(request, "inboxes/_connection_result.html", {"report": report})
     for result in (report.imap, report.smtp):

@@ -19,6 +19,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 # MAILERS becomes locmem through Django's test environment; assertions read mail.outbox.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SITE_URL = "http://testserver"
+INBOX_ALLOW_PRIVATE_HOSTS = True  # the test mail servers listen on 127.0.0.1
 ALLOWED_HOSTS = ["*"]
 # Serve static files from the finders, as in development; nothing is collected for tests.
 WHITENOISE_AUTOREFRESH = True

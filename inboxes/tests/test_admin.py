@@ -74,3 +74,46 @@ def test_retry_failed_mail_action(admin_client, inbox, monkeypatch):
     assert b"1 mail will be sent again." in response.content
     mail.refresh_from_db()
     assert mail.status == OutgoingMailStatus.PENDING
+
+
+def test_an_inbox_cannot_be_moved_to_another_manager(admin_client, inbox, other_manager):
+    """Moving it would leave it exclusive to, and its mail with, the old manager's boards."""
+    url = reverse("admin:inboxes_inbox_change", args=[inbox.pk])
+    page = admin_client.get(url)
+    assert 'name="manager"' not in page.content.decode()
+    data = {
+        "manager": other_manager.pk,
+        "name": "Moved?",
+        "from_address": inbox.from_address,
+        "poll_interval_minutes": inbox.poll_interval_minutes,
+        "is_active": "on",
+        "imap_host": inbox.imap_host,
+        "imap_port": inbox.imap_port,
+        "imap_username": inbox.imap_username,
+        "imap_use_ssl": "on",
+        "smtp_host": inbox.smtp_host,
+        "smtp_port": inbox.smtp_port,
+        "smtp_username": inbox.smtp_username,
+        "smtp_use_starttls": "on",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    inbox.refresh_from_db()
+    assert inbox.name == "Moved?" and inbox.manager != other_manager
+    # Choosing the manager of a new inbox is still possible.
+    assert 'name="manager"' in admin_client.get(reverse("admin:inboxes_inbox_add")).content.decode()
+
+
+def test_standby_items_are_read_only_in_the_admin(admin_client, inbox, other_manager):
+    item = StandbyItemFactory(manager=inbox.manager, receiving_inbox=inbox, subject="Original")
+    url = reverse("admin:inboxes_standbyitem_change", args=[item.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200 and 'name="subject"' not in page.content.decode()
+    response = admin_client.post(url, {"manager": other_manager.pk, "subject": "Changed", "reason": item.reason})
+    assert response.status_code == 403
+    item.refresh_from_db()
+    assert item.subject == "Original" and item.manager == inbox.manager
+    assert admin_client.get(reverse("admin:inboxes_standbyitem_add")).status_code == 403
+    # The list and its actions stay.
+    listing = admin_client.get(reverse("admin:inboxes_standbyitem_changelist"))
+    assert listing.status_code == 200 and b"delete_selected" in listing.content

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.urls import reverse
 
@@ -41,6 +43,20 @@ def form_data(**overrides: object) -> dict[str, object]:
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def edit_data(inbox: Inbox, **overrides: object) -> dict[str, object]:
+    """The edit form as sent for ``inbox``: same servers, password fields left empty."""
+    values: dict[str, object] = {
+        "imap_host": inbox.imap_host,
+        "imap_username": inbox.imap_username,
+        "imap_password": "",
+        "smtp_host": inbox.smtp_host,
+        "smtp_username": inbox.smtp_username,
+        "smtp_password": "",
+    }
+    values.update(overrides)
+    return form_data(**values)
 
 
 def failed_email(inbox: Inbox, **fields: object) -> ProcessedEmail:
@@ -122,23 +138,24 @@ def test_edit_never_shows_passwords_and_empty_keeps_them(manager_client, inbox):
     assert DEFAULT_SMTP_PASSWORD.encode() not in page.content
     assert inbox.imap_password_encrypted.encode() not in page.content
 
-    response = manager_client.post(
-        reverse("inboxes:edit", args=[inbox.pk]), form_data(imap_password="", smtp_password="", name="Renamed")
-    )
+    response = manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, name="Renamed"))
     assert response.status_code == 302
     inbox.refresh_from_db()
     assert inbox.name == "Renamed"
     assert inbox.get_imap_password() == DEFAULT_IMAP_PASSWORD
     assert inbox.get_smtp_password() == DEFAULT_SMTP_PASSWORD
 
-    manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), form_data(imap_password="new-one", smtp_password=""))
+    manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, imap_password="new-one"))
     inbox.refresh_from_db()
     assert inbox.get_imap_password() == "new-one"
 
 
 def test_edit_pointing_at_another_mailbox_forgets_the_uid_position(manager_client, inbox):
     Inbox.objects.filter(pk=inbox.pk).update(imap_uidvalidity=77, imap_last_uid=500)
-    manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), form_data(imap_password=""))
+    response = manager_client.post(
+        reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, imap_host="imap.example.net", imap_password="pw")
+    )
+    assert response.status_code == 302
     inbox.refresh_from_db()
     assert (inbox.imap_uidvalidity, inbox.imap_last_uid) == (None, 0)
 
@@ -147,7 +164,7 @@ def test_edit_can_clear_the_exclusive_board(manager_client, inbox):
     board = BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
     page = manager_client.get(reverse("inboxes:edit", args=[inbox.pk]))
     assert page.context["form"]["exclusive_board"].value() == board.pk
-    manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), form_data(imap_password="", exclusive_board=""))
+    manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, exclusive_board=""))
     board.refresh_from_db()
     assert board.exclusive_inbox is None
 
@@ -281,3 +298,67 @@ def test_reprocess_during_a_database_error_leaves_it_to_the_next_poll(manager_cl
     assert "the next poll tries again" in response.content.decode()
     email.refresh_from_db()
     assert email.status == ProcessedEmailStatus.RECEIVED and email.attempts == 1
+
+
+@pytest.mark.parametrize(
+    "changed,password_field",
+    [
+        ({"imap_host": "imap.attacker.example"}, "imap_password"),
+        ({"imap_username": "someone-else"}, "imap_password"),
+        ({"smtp_host": "smtp.attacker.example"}, "smtp_password"),
+        ({"smtp_username": "someone-else"}, "smtp_password"),
+    ],
+)
+def test_another_server_needs_the_password_typed_again(manager_client, inbox, monkeypatch, changed, password_field):
+    """An empty password means "the stored one": it must not be sent to a server it was not typed for."""
+    from inboxes import views
+
+    def no_check(**kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the stored password would have gone to the new server")
+
+    monkeypatch.setattr(views, "inbox_check_connection", no_check)
+    url = reverse("inboxes:edit", args=[inbox.pk])
+    for action in ("test", "save"):
+        response = manager_client.post(url, edit_data(inbox, action=action, **changed))
+        assert response.status_code == 200
+        assert "enter the password again" in response.context["form"].errors[password_field][0]
+    stored = Inbox.objects.get(pk=inbox.pk)
+    assert all(getattr(stored, name) == getattr(inbox, name) for name in changed)
+
+    # Typed again, it is saved for the new server.
+    response = manager_client.post(url, edit_data(inbox, **{password_field: "typed-again", **changed}))
+    assert response.status_code == 302
+    stored = Inbox.objects.get(pk=inbox.pk)
+    assert all(getattr(stored, name) == value for name, value in changed.items())
+
+
+def test_same_server_in_other_letter_case_keeps_the_stored_password(manager_client, inbox):
+    response = manager_client.post(
+        reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, imap_host=inbox.imap_host.upper())
+    )
+    assert response.status_code == 302
+    inbox.refresh_from_db()
+    assert inbox.get_imap_password() == DEFAULT_IMAP_PASSWORD
+
+
+@pytest.mark.parametrize("fragment", [False, True])
+def test_test_connection_with_an_undecryptable_password_says_so(manager_client, inbox, fragment):
+    # As after ENCRYPTION_KEY was changed without keeping the old key.
+    Inbox.objects.filter(pk=inbox.pk).update(imap_password_encrypted="v9:garbage", smtp_password_encrypted="v9:x")
+    headers = {"X-Requested-With": "fetch"} if fragment else {}
+    response = manager_client.post(
+        reverse("inboxes:test_connection", args=[inbox.pk]), headers=headers, follow=not fragment
+    )
+    assert response.status_code == 200
+    content = html.unescape(response.content.decode())
+    assert "IMAP: the stored password cannot be decrypted (was ENCRYPTION_KEY changed?). Enter it again." in content
+    assert "SMTP: the stored password cannot be decrypted (was ENCRYPTION_KEY changed?). Enter it again." in content
+
+
+def test_test_connection_on_the_edit_page_with_an_undecryptable_stored_password(manager_client, inbox):
+    Inbox.objects.filter(pk=inbox.pk).update(imap_password_encrypted="v9:garbage", smtp_password_encrypted="v9:x")
+    response = manager_client.post(
+        reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, action="test"), headers={"X-Requested-With": "fetch"}
+    )
+    assert response.status_code == 200
+    assert "IMAP: the stored password cannot be decrypted" in html.unescape(response.content.decode())
