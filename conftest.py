@@ -12,7 +12,7 @@ from django.core.cache import cache
 
 from accounts.tests.factories import ManagerFactory
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 pytest_plugins = ["issuetracker.testing.browser", "issuetracker.testing.mailservers", "boards.tests.fake_platforms"]
 

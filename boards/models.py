@@ -25,9 +25,6 @@ class BoardQuerySet(models.QuerySet["Board"]):
     def for_manager(self, manager: settings.AUTH_USER_MODEL) -> BoardQuerySet:
         return self.filter(manager=manager)
 
-    def accepting_tickets(self) -> BoardQuerySet:
-        return self.filter(is_archived=False)
-
 
 class Board(models.Model):
     manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="boards")
@@ -90,10 +87,6 @@ class Board(models.Model):
     @property
     def forwards_externally(self) -> bool:
         return bool(self.external_platform)
-
-    @property
-    def ticket_total(self) -> int:
-        return self.count_new + self.count_in_progress + self.count_closed + self.count_rejected
 
     @property
     def can_be_deleted(self) -> bool:

@@ -7,11 +7,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from tickets.models import Ticket
 
 from .models import Board
+
+
+def board_for_manager_or_404(*, manager: Any, pk: int) -> Board:
+    """NFR-4: anyone else's board is simply not found."""
+    return get_object_or_404(Board.objects.select_related("exclusive_inbox"), pk=pk, manager=manager)
 
 
 def boards_for_manager(*, manager: Any, include_archived: bool = False) -> QuerySet[Board]:

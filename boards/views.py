@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -12,13 +12,12 @@ from tickets.selectors import kanban_columns
 
 from .forms import BoardForm, ConfirmForm
 from .models import Board
-from .selectors import boards_for_manager, dashboard_for_manager
+from .selectors import board_for_manager_or_404, boards_for_manager, dashboard_for_manager
 from .services import BoardError, board_archive, board_create, board_delete, board_update
 
 
 def _get_board_for_manager(request: HttpRequest, pk: int) -> Board:
-    """NFR-4: anyone else's board is simply not found."""
-    return get_object_or_404(Board.objects.select_related("exclusive_inbox"), pk=pk, manager=request.user)
+    return board_for_manager_or_404(manager=request.user, pk=pk)
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -63,7 +62,7 @@ def board_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def board_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    board = _get_board_for_manager(request, pk)
+    board = board_for_manager_or_404(manager=request.user, pk=pk)
     if request.method == "POST":
         form = BoardForm(request.POST, manager=request.user, board=board)
         if form.is_valid():
@@ -92,7 +91,7 @@ def board_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def board_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """TKT-5: the kanban."""
-    board = _get_board_for_manager(request, pk)
+    board = board_for_manager_or_404(manager=request.user, pk=pk)
     # Card links are built from one reversed prefix: reversing three URLs per card was a
     # measurable share of the page's time (bench/).
     context = {
@@ -106,7 +105,7 @@ def board_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def board_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
-    board = _get_board_for_manager(request, pk)
+    board = board_for_manager_or_404(manager=request.user, pk=pk)
     form = ConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         board_archive(board=board)
@@ -118,7 +117,7 @@ def board_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def board_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
-    board = _get_board_for_manager(request, pk)
+    board = board_for_manager_or_404(manager=request.user, pk=pk)
     if not board.can_be_deleted:
         messages.error(request, _("A board with tickets that are not rejected cannot be deleted; archive it instead."))
         return redirect("boards:edit", pk=board.pk)

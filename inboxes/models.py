@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -101,12 +99,6 @@ class Inbox(models.Model):
     def get_smtp_password(self) -> str:
         return crypto.decrypt(self.smtp_password_encrypted)
 
-    def is_poll_due(self, now: datetime | None = None) -> bool:
-        if self.last_polled_at is None:
-            return True
-        # A few seconds of slack: beat fires every minute and a poll takes a moment.
-        due_at = self.last_polled_at + timedelta(minutes=self.poll_interval_minutes) - timedelta(seconds=5)
-        return due_at <= (now or timezone.now())
 
 
 class OutgoingMailStatus(models.TextChoices):

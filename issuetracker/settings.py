@@ -55,7 +55,6 @@ INSTALLED_APPS = [
     "allauth.account",
     "crispy_forms",
     "crispy_bootstrap5",
-    "django_htmx",
     "accounts",
     "boards",
     "tickets",
@@ -77,7 +76,6 @@ MIDDLEWARE = [
     "accounts.middleware.ManagerMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -229,7 +227,6 @@ else:
     }
 
 DUPLICATE_EMAIL_THRESHOLD_MINUTES = env.int("DUPLICATE_EMAIL_THRESHOLD_MINUTES", default=60)
-IMAP_TIMEOUT_SECONDS = 10
 # Inbox IMAP/SMTP hosts inside our own network (localhost, private addresses, service names)
 # are refused unless this is on: a manager must not reach internal services (SSRF).
 INBOX_ALLOW_PRIVATE_HOSTS = env.bool("INBOX_ALLOW_PRIVATE_HOSTS", default=DEBUG)

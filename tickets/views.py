@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.services import manager_set_ticket_page_size
-from boards.models import Board
+from boards.selectors import board_for_manager_or_404
 
 from .forms import StateChangeForm, TicketFilterForm
 from .models import Ticket, TicketState
@@ -31,10 +31,6 @@ class CountedPaginator(Paginator):
             self.__dict__["count"] = known_count  # fills the cached_property
 
 
-def _get_board_for_manager(request: HttpRequest, board_id: int) -> Board:
-    return get_object_or_404(Board, pk=board_id, manager=request.user)
-
-
 def _get_ticket_for_manager(request: HttpRequest, board_id: int, ticket_id: int) -> Ticket:
     return get_object_or_404(
         Ticket.objects.select_related("board"), pk=ticket_id, board_id=board_id, board__manager=request.user
@@ -43,7 +39,7 @@ def _get_ticket_for_manager(request: HttpRequest, board_id: int, ticket_id: int)
 
 @login_required
 def ticket_list_view(request: HttpRequest, board_id: int) -> HttpResponse:
-    board = _get_board_for_manager(request, board_id)
+    board = board_for_manager_or_404(manager=request.user, pk=board_id)
     form = TicketFilterForm(request.GET or None)
     page_size = request.user.ticket_page_size
     if form.is_valid() and form.cleaned_data.get("page_size"):
