@@ -22,7 +22,7 @@ from .forwarding import (
     trello_lists,
 )
 from .models import Board, ExternalPlatform
-from .views import _get_board_for_manager
+from .selectors import board_for_manager_or_404
 
 FORWARDED_LIST_LIMIT = 50
 
@@ -95,7 +95,7 @@ def _stored_list_choices(board: Board) -> list[tuple[str, str]]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def board_external(request: HttpRequest, pk: int) -> HttpResponse:
-    board = _get_board_for_manager(request, pk)
+    board = board_for_manager_or_404(manager=request.user, pk=pk)
     form_options = {
         "stored_platform": board.external_platform,
         "stored_config": board.external_config or {},

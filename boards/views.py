@@ -11,13 +11,8 @@ from django.views.decorators.http import require_http_methods
 from tickets.selectors import kanban_columns
 
 from .forms import BoardForm, ConfirmForm
-from .models import Board
 from .selectors import board_for_manager_or_404, boards_for_manager, dashboard_for_manager
 from .services import BoardError, board_archive, board_create, board_delete, board_update
-
-
-def _get_board_for_manager(request: HttpRequest, pk: int) -> Board:
-    return board_for_manager_or_404(manager=request.user, pk=pk)
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
