@@ -24,10 +24,8 @@ and never leave this module except inside a client config object.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import logging
-import socket
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -58,6 +56,7 @@ from boards.external import (
 )
 from inboxes.models import ProcessedEmail, StandbyItem, StandbyReason
 from issuetracker import crypto
+from issuetracker.hosts import is_internal_address, resolve
 from tickets.models import ForwardStatus, Ticket, TicketState
 from tickets.services import BoardClosedError, TicketError
 
@@ -128,21 +127,14 @@ def site_url_is_public(site_url: str) -> bool | None:
     """
     if getattr(settings, "EXTERNAL_PLATFORM_ALLOW_PRIVATE_HOSTS", False):
         return True
-    parts = urlsplit(site_url)
-    if not parts.hostname:
+    host = urlsplit(site_url).hostname
+    if not host:
         return None
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        addresses = resolve(host)
     except (OSError, UnicodeError, ValueError):
         return None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        # is_global is false for private, loopback, link-local, reserved and shared (CGNAT) space.
-        if not address.is_global or address.is_multicast:
-            return False
-    return bool(infos)
+    return bool(addresses) and not any(is_internal_address(address) for address in addresses)
 
 
 def _refuse_private_site(credentials: PlatformConfig) -> None:

@@ -18,8 +18,8 @@ from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
 
 from issuetracker.crypto import DecryptionError
+from issuetracker.hosts import InternalHostError, ensure_public_host
 
-from .hosts import InternalHostError, ensure_public_host
 from .imap import ImapError, ImapMailbox, ImapSettings, describe_network_error, internal_host_message
 from .models import Inbox
 from .smtp import smtp_connection_for

@@ -9,8 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from boards.models import Board
+from issuetracker.hosts import host_is_internal
 
-from .hosts import host_is_internal
 from .models import Inbox
 from .services import InboxFields
 

@@ -21,7 +21,7 @@ from typing import Self
 
 from django.utils.translation import gettext as _
 
-from .hosts import InternalHostError, ensure_public_host
+from issuetracker.hosts import InternalHostError, ensure_public_host
 
 DEFAULT_TIMEOUT_SECONDS = 10
 MAILBOX = "INBOX"

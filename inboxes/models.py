@@ -100,7 +100,6 @@ class Inbox(models.Model):
         return crypto.decrypt(self.smtp_password_encrypted)
 
 
-
 class OutgoingMailStatus(models.TextChoices):
     PENDING = "pending", _("Waiting to be sent")
     SENT = "sent", _("Sent")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 from datetime import timedelta
 from email.utils import make_msgid
 from typing import Any
@@ -21,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from issuetracker.crypto import DecryptionError
+from issuetracker.hosts import InternalHostError, ensure_public_host
 
 from .imap import describe_network_error
 from .models import Inbox, OutgoingMail, OutgoingMailKind, OutgoingMailStatus
@@ -125,8 +127,18 @@ def outgoing_mail_send(*, mail_id: int) -> OutgoingMailStatus | None:
     if mail is None:
         return None
     try:
+        if mail.inbox is not None:
+            ensure_public_host(mail.inbox.smtp_host)  # DNS may have changed since the form checked it
         message = build_email_message(mail)
         connection = smtp_connection_for(mail.inbox)
+    except InternalHostError:
+        return _mark_failed(mail, _("SMTP: the server address points inside our own network; it is not used."))
+    except socket.gaierror as exc:
+        reason = describe_network_error(exc, "SMTP", f"{mail.inbox.smtp_host}:{mail.inbox.smtp_port}")
+        if mail.attempts >= MAX_ATTEMPTS:
+            return _mark_failed(mail, reason)
+        _record_attempt_error(mail, reason)
+        raise TransientSendError(reason) from exc
     except DecryptionError:
         return _mark_failed(mail, _("SMTP: the stored password cannot be decrypted; enter it again on the inbox page."))
     except Exception as exc:  # a row that cannot even be built will not improve by retrying

@@ -949,7 +949,7 @@ def dns(monkeypatch):  # type: ignore[no-untyped-def]
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return real(host, port, *args, **kwargs)
 
-    monkeypatch.setattr("boards.forwarding.socket.getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return answers
 
 

@@ -14,7 +14,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from inboxes import hosts
+from issuetracker import hosts
 from inboxes.connection_check import inbox_check_connection
 from inboxes.models import Inbox, ProcessedEmail
 from inboxes.polling import inbox_poll

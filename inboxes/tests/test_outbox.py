@@ -136,3 +136,13 @@ def test_stalled_rows_are_requeued_but_exhausted_ones_are_not(
     lost.refresh_from_db()
     assert lost.status == OutgoingMailStatus.SENT
     assert len(smtp_server.wait_for(1)) == 1
+
+
+def test_smtp_host_inside_our_network_is_refused_at_send_time(smtp_inbox, smtp_server, settings):
+    # Saved while allowed (or re-pointed in DNS since): the send refuses it, visibly.
+    settings.INBOX_ALLOW_PRIVATE_HOSTS = False
+    mail = _mail(smtp_inbox)
+    assert outgoing_mail_send(mail_id=mail.pk) == OutgoingMailStatus.FAILED
+    mail.refresh_from_db()
+    assert "inside our own network" in mail.last_error
+    assert smtp_server.received == []

@@ -1,4 +1,4 @@
-"""Which mail servers an inbox may talk to: none inside the server's own network (SSRF).
+"""Which hosts the server may connect to for a manager: none inside its own network (SSRF).
 
 A manager types the IMAP and SMTP host names, and the server connects to them and reports what
 happened ("connection refused", "did not answer in time"). Pointed at ``localhost``, a Docker
