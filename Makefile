@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint format bench messages compile-messages check-deploy clean
+.PHONY: run test lint format bench messages compile-messages check-deploy clean env
 
 $(VENV)/bin/python:
 	@PYTHON_BIN="$$(bin/find-python)" && echo "Creating $(VENV) with $$PYTHON_BIN" && "$$PYTHON_BIN" -m venv $(VENV)
@@ -46,6 +46,12 @@ check-deploy: $(VENV)/.installed compile-messages
 # BENCH_ARGS=--snapshot measures the last commit instead of the working tree (see bench/__main__.py).
 bench: $(VENV)/.installed-dev compile-messages
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Fresh random keys for docker compose (never overwrites an existing .env).
+env:
+	@if [ -e .env ]; then echo ".env exists; leaving it alone."; else \
+	  printf 'SECRET_KEY=%s\nENCRYPTION_KEY=%s\n' "$$(head -c 48 /dev/urandom | base64 | tr -d '\n')" "$$(head -c 32 /dev/urandom | base64)" > .env && \
+	  chmod 600 .env && echo "Wrote .env with new SECRET_KEY and ENCRYPTION_KEY."; fi
 
 clean:
 	rm -rf var staticfiles .pytest_cache
