@@ -78,6 +78,8 @@ def product_environment(*, database_url: str, static_root: Path, port: int) -> d
         CACHE_URL=f"{redis}/5",
         CELERY_BROKER_URL=f"{redis}/6",
         RATE_LIMIT_ENABLED="false",
+        # The bench's Dovecot runs on 127.0.0.1, which production refuses as an inbox host.
+        INBOX_ALLOW_PRIVATE_HOSTS="true",
         SECURE_SSL_REDIRECT="false",
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",

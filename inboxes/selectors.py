@@ -37,9 +37,11 @@ def polling_health(*, now: datetime) -> dict[str, Any]:
         stalled=Count("id", filter=_overdue(now)),
     )
     stalled = stats["stalled"] + stats["never_polled"]
-    if stalled:
+    # Every inbox overdue means nothing polls at all (worker or beat down): the product is broken.
+    # Some overdue, or some failing, is one manager's trouble: shown, but the site is up.
+    if stalled and stalled >= stats["active"]:
         status = "stalled"
-    elif stats["failing"]:
+    elif stalled or stats["failing"]:
         status = "failing"
     else:
         status = "ok"
