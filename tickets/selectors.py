@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from boards.models import Board
 
-from .models import TERMINAL_STATES, ReporterMessage, StateChange, Ticket, TicketState
+from .models import ALLOWED_TRANSITIONS, TERMINAL_STATES, ReporterMessage, StateChange, Ticket, TicketState
 
 # Terminal columns only show the latest cards; open columns show more but are capped too, so
 # a board with 100,000 tickets opens as fast as one with 10.
@@ -40,6 +40,11 @@ class KanbanColumn:
     @property
     def hidden(self) -> int:
         return max(self.total - len(self.tickets), 0)
+
+    @property
+    def moves(self) -> list[TicketState]:
+        """Where this column's cards may go: the same for every card, as they share a state."""
+        return [TicketState(s) for s in TicketState.values if s in ALLOWED_TRANSITIONS[self.state]]
 
 
 def kanban_columns(*, board: Board) -> list[KanbanColumn]:
