@@ -25,7 +25,7 @@
     evt.from.insertBefore(evt.item, ref);
   }
 
-  document.querySelectorAll(".kanban-card-form").forEach(function (form) { form.classList.add("d-none"); });
+  // The card's own state form stays visible: it is the keyboard path (and the easy one on a phone).
 
   document.querySelectorAll(".kanban-dropzone").forEach(function (zone) {
     Sortable.create(zone, {
