@@ -1,8 +1,11 @@
 """Shared plumbing for the Jira and Trello clients.
 
-The clients are plain Python (no Django) so they can be tested against the local fake servers in
-``boards.tests.fake_platforms`` and reused from Celery tasks and views alike. Every failure is
-turned into one of two exception classes whose ``message`` a board manager can read:
+The clients are plain Python that use Django's ``gettext`` only (no models, forms or views; they
+do need configured settings, as in the app, its tests and the Celery worker), so they can be tested
+against the local fake servers in ``boards.tests.fake_platforms`` and reused from Celery tasks and
+views alike. Every failure is turned into one of two exception classes whose ``message`` a board
+manager can read, in the language active when it is built (``LANGUAGE_CODE`` outside a request,
+e.g. in a Celery worker):
 
 * ``TransientExternalError``: worth retrying later (timeouts, connection errors, HTTP 429, 5xx);
   ``retry_after`` carries the server's ``Retry-After`` advice in seconds when it gave one.
@@ -11,6 +14,8 @@ turned into one of two exception classes whose ``message`` a board manager can r
 
 Secrets never reach a message or a log line: callers pass them in ``secrets`` and every text
 built from a server answer is passed through ``redact`` as a second line of defence.
+
+Messages for managers are translatable (NFR-5); log lines stay in English.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -155,12 +161,14 @@ def send(
     except requests.Timeout as exc:
         logger.warning("%s %s %s: no answer within %s s", platform, method, _path(url), timeout)
         raise TransientExternalError(
-            f"{platform} did not answer within {timeout:g} seconds; it will be tried again later."
+            _("%(platform)s did not answer within %(seconds)s seconds; it will be tried again later.")
+            % {"platform": platform, "seconds": f"{timeout:g}"}
         ) from exc
     except requests.ConnectionError as exc:
         logger.warning("%s %s %s: connection failed", platform, method, _path(url))
         raise TransientExternalError(
-            f"{platform} could not be reached (network problem or wrong address); it will be tried again later."
+            _("%(platform)s could not be reached (network problem or wrong address); it will be tried again later.")
+            % {"platform": platform}
         ) from exc
     except requests.RequestException as exc:
         # MissingSchema, InvalidURL and friends: the configured address itself is unusable.
@@ -171,7 +179,7 @@ def send(
             type(exc).__name__,
         )
         raise PermanentExternalError(
-            f"{platform}: the address is not a valid web address; check the settings."
+            _("%(platform)s: the address is not a valid web address; check the settings.") % {"platform": platform}
         ) from exc
 
     status = response.status_code
@@ -182,26 +190,38 @@ def send(
             return response.json() if response.content else None
         except ValueError as exc:
             raise PermanentExternalError(
-                f"{platform}: the address answered, but not like the {platform} API does; "
-                "check the address in the settings."
+                _(
+                    "%(platform)s: the address answered, but not like the %(platform)s API does; "
+                    "check the address in the settings."
+                )
+                % {"platform": platform}
             ) from exc
 
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 429:
-        wait = f" (it asks to wait {retry_after:g} seconds)" if retry_after is not None else ""
-        raise TransientExternalError(
-            f"{platform} is limiting the number of requests right now{wait}; it will be tried again later.",
-            retry_after=retry_after,
-        )
+        if retry_after is not None:
+            message = _(
+                "%(platform)s is limiting the number of requests right now (it asks to wait %(seconds)s "
+                "seconds); it will be tried again later."
+            ) % {"platform": platform, "seconds": f"{retry_after:g}"}
+        else:
+            message = _("%(platform)s is limiting the number of requests right now; it will be tried again later.") % {
+                "platform": platform
+            }
+        raise TransientExternalError(message, retry_after=retry_after)
     if status >= 500:
         raise TransientExternalError(
-            f"{platform} had a temporary problem (HTTP {status}); it will be tried again later.",
+            _("%(platform)s had a temporary problem (HTTP %(status)s); it will be tried again later.")
+            % {"platform": platform, "status": status},
             retry_after=retry_after,
         )
     if 300 <= status < 400:
         raise PermanentExternalError(
-            f"{platform}: the address redirects elsewhere; enter the exact address of the "
-            f"{platform} site in the settings."
+            _(
+                "%(platform)s: the address redirects elsewhere; enter the exact address of the "
+                "%(platform)s site in the settings."
+            )
+            % {"platform": platform}
         )
     if status == 401:
         raise PermanentExternalError(messages.unauthorized)
@@ -212,8 +232,14 @@ def send(
     detail = shorten(redact(error_detail(response), secret_list))
     if status == 400:
         raise PermanentExternalError(messages.bad_request(detail))
-    suffix = f": {detail}" if detail else ""
-    raise PermanentExternalError(f"{platform} refused the request (HTTP {status}){suffix}")
+    if detail:
+        raise PermanentExternalError(
+            _("%(platform)s refused the request (HTTP %(status)s): %(detail)s")
+            % {"platform": platform, "status": status, "detail": detail}
+        )
+    raise PermanentExternalError(
+        _("%(platform)s refused the request (HTTP %(status)s)") % {"platform": platform, "status": status}
+    )
 
 
 def _path(url: str) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from django.utils.translation import gettext as _
 
 from boards.external.base import (
     TIMEOUT,
@@ -73,7 +74,8 @@ def jira_test_connection(config: JiraConfig, *, timeout: float = TIMEOUT) -> str
         "GET",
         "/rest/api/3/myself",
         timeout=timeout,
-        not_found=f"Jira: {_site(config)} does not look like a Jira Cloud site; check the address.",
+        not_found=_("Jira: %(site)s does not look like a Jira Cloud site; check the address.")
+        % {"site": _site(config)},
     )
     project = _call(
         config,
@@ -83,7 +85,9 @@ def jira_test_connection(config: JiraConfig, *, timeout: float = TIMEOUT) -> str
         not_found=_project_not_found(config),
     )
     if not isinstance(myself, dict) or not isinstance(project, dict):
-        raise PermanentExternalError("Jira: the address answered, but not like the Jira API does; check the address.")
+        raise PermanentExternalError(
+            _("Jira: the address answered, but not like the Jira API does; check the address.")
+        )
 
     issue_types = [
         str(item.get("name")) for item in project.get("issueTypes") or [] if isinstance(item, dict) and item.get("name")
@@ -91,16 +95,16 @@ def jira_test_connection(config: JiraConfig, *, timeout: float = TIMEOUT) -> str
     # Older or restricted answers may omit issueTypes; only complain when Jira listed them.
     if issue_types and config.issue_type not in issue_types:
         raise PermanentExternalError(
-            f'Jira: project {config.project_key} has no issue type "{config.issue_type}"; '
-            f"available: {', '.join(issue_types)}."
+            _('Jira: project %(project)s has no issue type "%(issue_type)s"; available: %(available)s.')
+            % {"project": config.project_key, "issue_type": config.issue_type, "available": ", ".join(issue_types)}
         )
 
     who = myself.get("displayName") or myself.get("emailAddress") or config.email
     project_name = project.get("name") or config.project_key
-    return (
-        f"Connected to Jira as {who}; new tickets will be created as "
-        f'"{config.issue_type}" in project {config.project_key} ({project_name}).'
-    )
+    return _(
+        'Connected to Jira as %(who)s; new tickets will be created as "%(issue_type)s" in project '
+        "%(project)s (%(project_name)s)."
+    ) % {"who": who, "issue_type": config.issue_type, "project": config.project_key, "project_name": project_name}
 
 
 def jira_create_issue(
@@ -134,7 +138,9 @@ def jira_create_issue(
         not_found=_project_not_found(config),
     )
     if not isinstance(created, dict) or not created.get("id") or not created.get("key"):
-        raise PermanentExternalError("Jira: the issue may not have been created; the answer did not contain its key.")
+        raise PermanentExternalError(
+            _("Jira: the issue may not have been created; the answer did not contain its key.")
+        )
     key = str(created["key"])
     return ExternalIssue(external_id=str(created["id"]), url=f"{_site(config)}/browse/{key}")
 
@@ -157,7 +163,7 @@ def jira_find_issue(config: JiraConfig, *, reference: str, timeout: float = TIME
     )
     issues = found.get("issues") if isinstance(found, dict) else None
     if not isinstance(issues, list):
-        raise PermanentExternalError("Jira: the search answered, but not like the Jira API does.")
+        raise PermanentExternalError(_("Jira: the search answered, but not like the Jira API does."))
     # Full-text search matches loosely; only an exact reference line counts as ours.
     line = reference_line(reference)
     for issue in issues:
@@ -228,7 +234,7 @@ def _site(config: JiraConfig) -> str:
 
 
 def _project_not_found(config: JiraConfig) -> str:
-    return f"Jira: project {config.project_key} not found or not visible to this account."
+    return _("Jira: project %(project)s not found or not visible to this account.") % {"project": config.project_key}
 
 
 def _call(
@@ -242,20 +248,18 @@ def _call(
     params: dict[str, str] | None = None,
 ) -> Any:
     messages = StatusMessages(
-        unauthorized=(
-            f"Jira: the site refused the email {config.email} with this API token; "
+        unauthorized=_(
+            "Jira: the site refused the email %(email)s with this API token; "
             "check both and that the token has not expired or been revoked."
-        ),
-        forbidden=(
-            f"Jira: the account {config.email} is not allowed to do this in project "
-            f"{config.project_key}; ask a Jira administrator for the permission."
-        ),
+        )
+        % {"email": config.email},
+        forbidden=_(
+            "Jira: the account %(email)s is not allowed to do this in project "
+            "%(project)s; ask a Jira administrator for the permission."
+        )
+        % {"email": config.email, "project": config.project_key},
         not_found=not_found,
-        bad_request=lambda detail: (
-            f"Jira refused the issue: {detail or 'no reason given'}."
-            if method == "POST"
-            else f"Jira refused the request: {detail or 'no reason given'}."
-        ),
+        bad_request=lambda detail: _bad_request(method, detail),
     )
     return send(
         method,
@@ -269,6 +273,14 @@ def _call(
         json_body=json_body,
         params=params,
     )
+
+
+def _bad_request(method: str, detail: str) -> str:
+    """HTTP 400 in words; ``detail`` is Jira's own (already redacted) explanation."""
+    reason = detail or _("no reason given")
+    if method == "POST":
+        return _("Jira refused the issue: %(detail)s.") % {"detail": reason}
+    return _("Jira refused the request: %(detail)s.") % {"detail": reason}
 
 
 def _error_detail(response: requests.Response) -> str:

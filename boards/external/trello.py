@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from django.utils.translation import gettext as _
 
 from boards.external.base import (
     TIMEOUT,
@@ -49,7 +50,6 @@ TRELLO_API_URL = "https://api.trello.com"
 # Trello's documented limit for card names and descriptions; longer values are refused with 400.
 CARD_TEXT_MAX_CHARS = 16384
 
-_NOT_TRELLO = "Trello: the address answered, but not like the Trello API does."
 _REFERENCE = re.compile(r"[A-Za-z0-9]{8,64}")
 
 
@@ -72,7 +72,7 @@ class TrelloConfig:
 
 def trello_test_connection(config: TrelloConfig, *, timeout: float = TIMEOUT) -> str:
     """Check key, token, board (and the chosen list); return a sentence for the manager."""
-    member = _call(config, "GET", "/1/members/me", timeout=timeout, not_found=_NOT_TRELLO)
+    member = _call(config, "GET", "/1/members/me", timeout=timeout, not_found=_not_trello())
     board = _call(
         config,
         "GET",
@@ -82,22 +82,29 @@ def trello_test_connection(config: TrelloConfig, *, timeout: float = TIMEOUT) ->
         not_found=_board_not_found(config),
     )
     if not isinstance(member, dict) or not isinstance(board, dict):
-        raise PermanentExternalError(_NOT_TRELLO)
+        raise PermanentExternalError(_not_trello())
     board_name = board.get("name") or config.board_id
     if board.get("closed"):
-        raise PermanentExternalError(f'Trello: board "{board_name}" is archived (closed).')
+        raise PermanentExternalError(_('Trello: board "%(board)s" is archived (closed).') % {"board": board_name})
 
-    target = ""
-    if config.list_id:
-        lists = dict(trello_board_lists(config, timeout=timeout))
-        if config.list_id not in lists:
-            raise PermanentExternalError(
-                f'Trello: the chosen list is not an open list of board "{board_name}"; choose the list again.'
-            )
-        target = f', list "{lists[config.list_id]}"'
-
-    who = member.get("fullName") or member.get("username") or "this account"
-    return f'Connected to Trello as {who}; board "{board_name}"{target} is reachable.'
+    # Translators: stands in for the Trello user's name in "Connected to Trello as …".
+    who = member.get("fullName") or member.get("username") or _("this account")
+    if not config.list_id:
+        return _('Connected to Trello as %(who)s; board "%(board)s" is reachable.') % {
+            "who": who,
+            "board": board_name,
+        }
+    lists = dict(trello_board_lists(config, timeout=timeout))
+    if config.list_id not in lists:
+        raise PermanentExternalError(
+            _('Trello: the chosen list is not an open list of board "%(board)s"; choose the list again.')
+            % {"board": board_name}
+        )
+    return _('Connected to Trello as %(who)s; board "%(board)s", list "%(list)s" is reachable.') % {
+        "who": who,
+        "board": board_name,
+        "list": lists[config.list_id],
+    }
 
 
 def trello_board_lists(config: TrelloConfig, *, timeout: float = TIMEOUT) -> list[tuple[str, str]]:
@@ -111,7 +118,7 @@ def trello_board_lists(config: TrelloConfig, *, timeout: float = TIMEOUT) -> lis
         not_found=_board_not_found(config),
     )
     if not isinstance(lists, list):
-        raise PermanentExternalError(_NOT_TRELLO)
+        raise PermanentExternalError(_not_trello())
     return [
         (str(item["id"]), str(item.get("name") or "")) for item in lists if isinstance(item, dict) and item.get("id")
     ]
@@ -132,7 +139,7 @@ def trello_create_card(
     whose answer was lost created the card after all.
     """
     if not config.list_id:
-        raise PermanentExternalError("Trello: no list is chosen for new cards; choose one in the board settings.")
+        raise PermanentExternalError(_("Trello: no list is chosen for new cards; choose one in the board settings."))
     # Sent as a JSON body, not query parameters: e-mail descriptions can be long and URLs are not.
     payload = {
         "idList": config.list_id,
@@ -146,13 +153,16 @@ def trello_create_card(
         "/1/cards",
         timeout=timeout,
         json_body=payload,
-        not_found=(
-            f"Trello: the chosen list was not found on board {config.board_id} "
+        not_found=_(
+            "Trello: the chosen list was not found on board %(board)s "
             "or is not visible to this account; choose the list again."
-        ),
+        )
+        % {"board": config.board_id},
     )
     if not isinstance(card, dict) or not card.get("id"):
-        raise PermanentExternalError("Trello: the card may not have been created; the answer did not contain its id.")
+        raise PermanentExternalError(
+            _("Trello: the card may not have been created; the answer did not contain its id.")
+        )
     return _card_issue(card)
 
 
@@ -172,11 +182,11 @@ def trello_find_card(config: TrelloConfig, *, reference: str, timeout: float = T
             "cards_limit": "20",
             "partial": "false",
         },
-        not_found=_NOT_TRELLO,
+        not_found=_not_trello(),
     )
     cards = found.get("cards") if isinstance(found, dict) else None
     if not isinstance(cards, list):
-        raise PermanentExternalError(_NOT_TRELLO)
+        raise PermanentExternalError(_not_trello())
     # Search matches loosely; only an exact reference line counts as ours.
     line = trello_reference_line(reference)
     for card in cards:
@@ -188,7 +198,7 @@ def trello_find_card(config: TrelloConfig, *, reference: str, timeout: float = T
 def _card_issue(card: dict[str, Any]) -> ExternalIssue:
     url = card.get("shortUrl") or card.get("url")
     if not url:
-        raise PermanentExternalError("Trello: the answer for the new card did not contain a link.")
+        raise PermanentExternalError(_("Trello: the answer for the new card did not contain a link."))
     return ExternalIssue(external_id=str(card["id"]), url=str(url))
 
 
@@ -219,8 +229,13 @@ def trello_authorization_header(config: TrelloConfig) -> str:
     return f'OAuth oauth_consumer_key="{config.api_key}", oauth_token="{config.token}"'
 
 
+def _not_trello() -> str:
+    # A function, not a module constant: the message is translated when it is raised.
+    return _("Trello: the address answered, but not like the Trello API does.")
+
+
 def _board_not_found(config: TrelloConfig) -> str:
-    return f"Trello: board {config.board_id} not found or not visible to this account."
+    return _("Trello: board %(board)s not found or not visible to this account.") % {"board": config.board_id}
 
 
 def _call(
@@ -234,13 +249,14 @@ def _call(
     json_body: Any = None,
 ) -> Any:
     messages = StatusMessages(
-        unauthorized=(
+        unauthorized=_(
             "Trello refused the API key and token; check both and that the token has not expired or been revoked."
         ),
-        forbidden=(
-            f"Trello: this account is not allowed to do this on board {config.board_id}; "
+        forbidden=_(
+            "Trello: this account is not allowed to do this on board %(board)s; "
             "it must be a member of the board with write access."
-        ),
+        )
+        % {"board": config.board_id},
         not_found=not_found,
         bad_request=lambda detail: _bad_request(config, detail),
     )
@@ -264,10 +280,10 @@ def _bad_request(config: TrelloConfig, detail: str) -> str:
     # as "not found", so say that instead of Trello's jargon.
     lowered = detail.lower()
     if "idlist" in lowered:
-        return "Trello: the chosen list does not exist any more; choose the list again."
+        return _("Trello: the chosen list does not exist any more; choose the list again.")
     if lowered.strip() == "invalid id":
         return _board_not_found(config)
-    return f"Trello refused the request: {detail or 'no reason given'}."
+    return _("Trello refused the request: %(detail)s.") % {"detail": detail or _("no reason given")}
 
 
 def _error_detail(response: requests.Response) -> str:

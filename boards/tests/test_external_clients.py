@@ -1,6 +1,7 @@
 """The Jira and Trello clients against the local fake platforms (SPEC EXT-1..EXT-4).
 
-Pure Python: runs without Django (``-p no:django``).
+No database: Django is needed only for the settings behind ``gettext`` (the messages are
+translatable, NFR-5), so these tests run with the project's pytest settings.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from boards.external import (
     ExternalError,
@@ -209,6 +211,19 @@ def test_jira_wrong_token_is_permanent_and_says_credentials(
         jira_test_connection(config)
 
     assert caught.value.message.startswith("Jira: the site refused the email manager@example.com")
+    assert "ATATT-wrong-token" not in str(caught.value)
+
+
+def test_jira_wrong_token_message_in_polish(fake_jira: FakeJira) -> None:
+    config = fake_jira.config(api_token="ATATT-wrong-token-000000000000")
+
+    with translation.override("pl"), pytest.raises(PermanentExternalError) as caught:
+        jira_test_connection(config)
+
+    assert caught.value.message == (
+        "Jira: witryna odrzuciła adres e-mail manager@example.com z tym tokenem API; sprawdź oba "
+        "i upewnij się, że token nie wygasł ani nie został unieważniony."
+    )
     assert "ATATT-wrong-token" not in str(caught.value)
 
 
