@@ -47,6 +47,7 @@ from .intake import (
     received_at_or_now,
 )
 from .models import HANDLED_STATUSES, Inbox, PollInterval, ProcessedEmail, ProcessedEmailStatus
+from .outbox import outgoing_mail_batch
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +290,9 @@ def _take_in_batch(
         ]
         del messages  # the parsed text is all that is needed from here on
         tried.update(message.row_id for _uid, message in parsed_batch)
-        handled = _process_batch(inbox=inbox, context=context, parsed_batch=parsed_batch)
+        # One task sends the batch's confirmations, published once the batch has committed.
+        with outgoing_mail_batch():
+            handled = _process_batch(inbox=inbox, context=context, parsed_batch=parsed_batch)
         for uid, status in handled:
             result.outcomes[str(status)] += 1
             if status in HANDLED_STATUSES:

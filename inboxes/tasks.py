@@ -13,6 +13,7 @@ from .outbox import (
     outgoing_mail_mark_exhausted,
     outgoing_mail_requeue_stalled,
     outgoing_mail_send,
+    outgoing_mails_send,
 )
 from .polling import due_inbox_ids, inbox_poll
 
@@ -38,6 +39,13 @@ def send_outgoing_mail(self, mail_id: int) -> None:  # type: ignore[no-untyped-d
             return
         # 30 s, 60 s, 120 s … capped at 30 min.
         raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 1800)) from exc
+
+
+@shared_task(acks_late=True)
+def send_outgoing_mails(mail_ids: list[int]) -> None:
+    """A batch from intake; a mail that fails transiently goes on with its own retries."""
+    for mail_id in outgoing_mails_send(mail_ids=mail_ids):
+        send_outgoing_mail.apply_async((mail_id,), countdown=30)
 
 
 @shared_task

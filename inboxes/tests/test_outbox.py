@@ -146,3 +146,37 @@ def test_smtp_host_inside_our_network_is_refused_at_send_time(smtp_inbox, smtp_s
     mail.refresh_from_db()
     assert "inside our own network" in mail.last_error
     assert smtp_server.received == []
+
+
+def test_a_batch_of_mails_is_published_once_after_commit(
+    smtp_inbox, smtp_server, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from inboxes import tasks
+    from inboxes.outbox import outgoing_mail_batch
+
+    published: list[list[int]] = []
+    monkeypatch.setattr(tasks.send_outgoing_mails, "delay", lambda ids: published.append(list(ids)))
+    monkeypatch.setattr(tasks.send_outgoing_mail, "delay", lambda mail_id: pytest.fail("sent one by one"))
+    # The test runs inside a transaction, so publishing waits for its (captured) commit.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with outgoing_mail_batch():
+            with transaction.atomic():
+                first, second = _mail(smtp_inbox), _mail(smtp_inbox)
+            with outgoing_mail_batch():  # nested: the outer block publishes
+                third = _mail(smtp_inbox)
+    assert published == []
+    for callback in callbacks:
+        callback()
+    assert published == [[first.pk, second.pk, third.pk]]
+
+
+def test_the_batch_task_sends_each_and_skips_rolled_back_ids(smtp_inbox, smtp_server):
+    from inboxes.tasks import send_outgoing_mails
+
+    mail = _mail(smtp_inbox)
+    send_outgoing_mails(mail_ids=[mail.pk, 999_999])  # 999999: a row whose transaction rolled back
+    assert len(smtp_server.wait_for(1)) == 1
+    mail.refresh_from_db()
+    assert mail.status == OutgoingMailStatus.SENT
