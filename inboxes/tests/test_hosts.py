@@ -14,11 +14,11 @@ import time
 import pytest
 from django.urls import reverse
 
-from issuetracker import hosts
 from inboxes.connection_check import inbox_check_connection
 from inboxes.models import Inbox, ProcessedEmail
 from inboxes.polling import inbox_poll
 from inboxes.tasks import poll_inbox
+from issuetracker import hosts
 
 from .conftest import make_live_inbox
 from .factories import InboxFactory
