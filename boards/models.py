@@ -21,11 +21,6 @@ class ExternalPlatform(models.TextChoices):
     TRELLO = "trello", _("Trello")
 
 
-class BoardQuerySet(models.QuerySet["Board"]):
-    def for_manager(self, manager: settings.AUTH_USER_MODEL) -> BoardQuerySet:
-        return self.filter(manager=manager)
-
-
 class Board(models.Model):
     manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="boards")
     name = models.CharField(_("name"), max_length=120)
@@ -63,8 +58,6 @@ class Board(models.Model):
     count_closed = models.PositiveIntegerField(default=0, editable=False)
     count_rejected = models.PositiveIntegerField(default=0, editable=False)
     count_forwarded = models.PositiveIntegerField(default=0, editable=False)
-
-    objects = BoardQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("board")

@@ -56,9 +56,6 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
     def forwarded(self) -> TicketQuerySet:
         return self.exclude(external_platform="")
 
-    def for_manager(self, manager: settings.AUTH_USER_MODEL) -> TicketQuerySet:
-        return self.filter(manager=manager)
-
 
 class Ticket(models.Model):
     """A report on a board. With external_platform set it is only a stub of a forwarded report.
