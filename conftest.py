@@ -3,6 +3,7 @@ never see the first one's data, a board and an inbox of the first manager."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -11,6 +12,8 @@ from django.core import mail
 from django.core.cache import cache
 
 from accounts.tests.factories import ManagerFactory
+from boards.tests.factories import BoardFactory
+from inboxes.tests.factories import InboxFactory
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
@@ -24,6 +27,29 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required test dependency missing under CI: {reason}")
     pytest.skip(reason)
+
+
+class _TaskFailures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.failures: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.failures.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def _tasks_never_fail_unnoticed() -> Iterator[None]:
+    """Tasks run inline without re-raising (settings_test), so a task that raised is caught here."""
+    handler = _TaskFailures()
+    trace_logger = logging.getLogger("celery.app.trace")
+    trace_logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        trace_logger.removeHandler(handler)
+    if handler.failures:
+        pytest.fail("a Celery task failed: " + "; ".join(handler.failures))
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +66,16 @@ def manager(db):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def other_manager(db):  # type: ignore[no-untyped-def]
     return ManagerFactory(email="other@example.com", name="Oscar Other")
+
+
+@pytest.fixture
+def board(manager):  # type: ignore[no-untyped-def]
+    return BoardFactory(manager=manager, name="Printers", unique_name="printers")
+
+
+@pytest.fixture
+def inbox(manager):  # type: ignore[no-untyped-def]
+    return InboxFactory(manager=manager, name="Support", from_address="support@tracker.example")
 
 
 @pytest.fixture

@@ -356,7 +356,7 @@ def vacuum_analyze() -> None:
 
 def delete_web_form_tickets(*, board_id: int) -> int:
     """Remove what the public-form POST run created, so both sizes see the same data set."""
-    from inboxes.models import OutgoingMail
+    from outbox.models import OutgoingMail
     from tickets.models import Ticket
 
     with transaction.atomic():

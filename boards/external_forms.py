@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
-from .forwarding import DESTINATION_FIELDS, PlatformConfig, external_credentials_build, site_url_is_public
 from .models import ExternalPlatform
+from .platforms import DESTINATION_FIELDS, PlatformConfig, external_credentials_build, site_url_is_public
 
 
 class ExternalAction:

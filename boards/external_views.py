@@ -15,13 +15,13 @@ from boards.external import ExternalError, PermanentExternalError, TrelloConfig
 from tickets.models import Ticket
 
 from .external_forms import ExternalAction, ExternalPlatformForm
-from .forwarding import (
+from .models import Board, ExternalPlatform
+from .platforms import (
     board_set_external_platform,
     board_stored_secrets,
     external_connection_test,
     trello_lists,
 )
-from .models import Board, ExternalPlatform
 from .selectors import board_for_manager_or_404
 
 FORWARDED_LIST_LIMIT = 50

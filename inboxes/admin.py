@@ -1,4 +1,4 @@
-"""ADM-1: inboxes (secrets hidden), processed emails, standby items and outgoing mail."""
+"""ADM-1: inboxes (secrets hidden) and processed emails."""
 
 from __future__ import annotations
 
@@ -8,15 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import (
-    Inbox,
-    OutgoingMail,
-    OutgoingMailStatus,
-    ProcessedEmail,
-    ProcessedEmailStatus,
-    StandbyItem,
-)
-from .outbox import outgoing_mail_retry
+from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from .services import processed_email_reprocess
 
 
@@ -107,61 +99,4 @@ class ProcessedEmailAdmin(admin.ModelAdmin):
                 done += 1
         self.message_user(
             request, ngettext("%d email was processed.", "%d emails were processed.", done) % done, messages.SUCCESS
-        )
-
-
-@admin.register(StandbyItem)
-class StandbyItemAdmin(admin.ModelAdmin):
-    list_display = ["subject", "sender_email", "manager", "receiving_inbox", "reason", "retry_count", "created_at"]
-    list_filter = ["reason"]
-    search_fields = ["subject", "sender_email", "manager__email"]
-    list_select_related = ["manager", "receiving_inbox"]
-    raw_id_fields = ["manager", "receiving_inbox", "processed_email", "original_board", "ticket"]
-
-    # A record of what intake did: managers assign, retry and discard items on their standby page,
-    # through the services. Here it can be read, and only the list's actions change anything.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: StandbyItem | None = None) -> bool:
-        return False
-
-
-@admin.register(OutgoingMail)
-class OutgoingMailAdmin(admin.ModelAdmin):
-    list_display = ["subject", "to_email", "kind", "status", "attempts", "inbox", "created_at", "sent_at"]
-    list_filter = ["status", "kind"]
-    search_fields = ["subject", "to_email", "message_id"]
-    list_select_related = ["inbox"]
-    raw_id_fields = ["manager", "inbox", "ticket"]
-    date_hierarchy = "created_at"
-    actions = ["retry_failed"]
-    readonly_fields = [
-        "kind",
-        "manager",
-        "inbox",
-        "ticket",
-        "from_email",
-        "to_email",
-        "subject",
-        "body",
-        "message_id",
-        "in_reply_to",
-        "references",
-        "status",
-        "attempts",
-        "last_error",
-        "created_at",
-        "sent_at",
-        "claimed_until",
-    ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    @admin.action(description=_("Retry failed mail"))
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet[OutgoingMail]) -> None:
-        retried = sum(1 for mail in queryset.filter(status=OutgoingMailStatus.FAILED) if outgoing_mail_retry(mail=mail))
-        self.message_user(
-            request, ngettext("%d mail will be sent again.", "%d mails will be sent again.", retried) % retried
         )

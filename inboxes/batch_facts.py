@@ -23,8 +23,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .loops import AUTOMATIC_REPLY_WINDOW, automatic_mail_to, default_from_address
-from .models import Inbox, OutgoingMail, ProcessedEmail, ProcessedEmailStatus
+from outbox.loops import AUTOMATIC_REPLY_WINDOW, automatic_mail_to, default_from_address
+from outbox.models import OutgoingMail
+
+from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from .parsing import MessageParseError, ParsedMessage, parse_message
 
 logger = logging.getLogger(__name__)

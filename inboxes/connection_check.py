@@ -19,10 +19,11 @@ from django.utils.translation import gettext as _
 
 from issuetracker.crypto import DecryptionError
 from issuetracker.hosts import InternalHostError, ensure_public_host
+from issuetracker.network import describe_network_error, internal_host_message
+from outbox.smtp import smtp_connection_for
 
-from .imap import ImapError, ImapMailbox, ImapSettings, describe_network_error, internal_host_message
+from .imap import ImapError, ImapMailbox, ImapSettings
 from .models import Inbox
-from .smtp import smtp_connection_for
 
 logger = logging.getLogger(__name__)
 

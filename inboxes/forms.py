@@ -161,11 +161,3 @@ class InboxForm(forms.ModelForm):
             imap_password=data.get("imap_password") or None,
             smtp_password=data.get("smtp_password") or None,
         )
-
-
-class StandbyAssignForm(forms.Form):
-    board = forms.ModelChoiceField(label=_("Board"), queryset=Board.objects.none(), empty_label=None)
-
-    def __init__(self, *args: Any, manager: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["board"].queryset = Board.objects.filter(manager=manager, is_archived=False).order_by("name")

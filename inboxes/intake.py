@@ -23,13 +23,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from boards.models import Board, Keyword
+from outbox.loops import block_reason, suspension_reply_sent_recently
+from outbox.models import OutgoingMailKind
+from outbox.services import outgoing_mail_create, outgoing_mail_suppress_confirmation
+from standby.models import StandbyItem, StandbyReason
+from tickets.errors import BoardClosedError
 from tickets.models import TicketSource
-from tickets.services import BoardClosedError, ticket_add_reporter_message, ticket_create
+from tickets.services import ticket_add_reporter_message, ticket_create
 
 from .batch_facts import SUBJECT_MAX_LENGTH, BatchFacts, StoredMessage, stored_message_parse
-from .loops import block_reason, confirmation_suppress, suspension_reply_sent_recently
-from .models import Inbox, OutgoingMailKind, ProcessedEmail, ProcessedEmailStatus, StandbyItem, StandbyReason
-from .outbox import outgoing_mail_create
+from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from .parsing import ParsedMessage
 from .replies import reply_target, strip_quoted_reply, subject_reference
 from .routing import BoardCandidate, route_message
@@ -209,7 +212,7 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
     except BoardClosedError:
         return _queue(parsed=parsed, row_id=message.row_id, context=context, reason=StandbyReason.NO_BOARD_MATCH)
     if blocked:
-        confirmation_suppress(ticket_id=ticket.pk, reason=blocked)
+        outgoing_mail_suppress_confirmation(ticket_id=ticket.pk, reason=blocked)
     return _Outcome(ProcessedEmailStatus.TICKET, blocked or "", ticket_id=ticket.pk, answered=not blocked)
 
 

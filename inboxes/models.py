@@ -86,6 +86,13 @@ class Inbox(models.Model):
     def __str__(self) -> str:
         return f"{self.name} <{self.from_address}>"
 
+    @property
+    def poll_abandoned(self) -> bool:
+        """A poll's claim that nobody released and nobody renews: its worker died mid-poll."""
+        return (
+            bool(self.poll_lease_token) and self.poll_lease_until is not None and self.poll_lease_until < timezone.now()
+        )
+
     # Secrets are set and read only through these, never rendered (INB-2).
     def set_imap_password(self, password: str) -> None:
         self.imap_password_encrypted = crypto.encrypt(password)
@@ -98,72 +105,6 @@ class Inbox(models.Model):
 
     def get_smtp_password(self) -> str:
         return crypto.decrypt(self.smtp_password_encrypted)
-
-
-class OutgoingMailStatus(models.TextChoices):
-    PENDING = "pending", _("Waiting to be sent")
-    SENT = "sent", _("Sent")
-    FAILED = "failed", _("Failed")
-    # Loop protection (ING-7) decided not to send it; kept so the decision is visible.
-    SUPPRESSED = "suppressed", _("Not sent (loop protection)")
-
-
-class OutgoingMailKind(models.TextChoices):
-    TICKET_CREATED = "ticket_created", _("Ticket created")
-    STATE_CHANGED = "state_changed", _("State changed")
-    SUSPENSION_REPLY = "suspension_reply", _("Suspension auto-reply")
-
-
-class OutgoingMail(models.Model):
-    """The outbox (EML-4): written in the transaction that caused the mail, sent after commit.
-
-    A row is the unit of exactly-once delivery: the sending task claims it, sends with the
-    row's own Message-ID and marks it sent; a task that runs twice finds it already sent.
-    """
-
-    kind = models.CharField(_("kind"), max_length=20, choices=OutgoingMailKind.choices)
-    manager = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="outgoing_mail"
-    )
-    inbox = models.ForeignKey(
-        Inbox,
-        verbose_name=_("sent through"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="outgoing_mail",
-    )
-    ticket = models.ForeignKey(
-        "tickets.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="outgoing_mail"
-    )
-    from_email = models.CharField(_("from"), max_length=320)
-    to_email = models.EmailField(_("to"))
-    subject = models.CharField(_("subject"), max_length=998)
-    body = models.TextField(_("body"))
-    message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
-    in_reply_to = models.CharField(max_length=998, blank=True, default="")
-    references = models.TextField(blank=True, default="")
-    status = models.CharField(
-        _("status"), max_length=10, choices=OutgoingMailStatus.choices, default=OutgoingMailStatus.PENDING
-    )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True, default="")
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    # While a worker sends this row nobody else may; a crashed worker's claim runs out.
-    claimed_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("outgoing mail")
-        verbose_name_plural = _("outgoing mail")
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["status", "created_at"], name="outgoingmail_status_created"),
-            models.Index(fields=["inbox", "status"], name="outgoingmail_inbox_status"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.subject} → {self.to_email}"
 
 
 class ProcessedEmailStatus(models.TextChoices):
@@ -252,83 +193,3 @@ class ProcessedEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject or f"UID {self.imap_uid}"
-
-
-class StandbyReason(models.TextChoices):
-    NO_KEYWORD_MATCH = "no_keyword_match", _("No keyword matched the subject")
-    EXTERNAL_CREATION_FAILED = "external_creation_failed", _("Creation on the external platform failed")
-    NO_BOARD_MATCH = "no_board_match", _("No board can take this message")
-
-
-class StandbyItemQuerySet(models.QuerySet["StandbyItem"]):
-    def for_manager(self, manager: settings.AUTH_USER_MODEL) -> StandbyItemQuerySet:
-        return self.filter(manager=manager)
-
-
-class StandbyItem(models.Model):
-    """A report that could not be placed on a board automatically (SBQ-1)."""
-
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="standby_items")
-    receiving_inbox = models.ForeignKey(
-        Inbox,
-        verbose_name=_("receiving inbox"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="standby_items",
-    )
-    processed_email = models.ForeignKey(
-        ProcessedEmail, on_delete=models.SET_NULL, null=True, blank=True, related_name="standby_items"
-    )
-    subject = models.CharField(_("subject"), max_length=998, blank=True)
-    body = models.TextField(_("body"), blank=True)
-    sender_email = models.EmailField(_("sender"), max_length=320)
-    sender_name = models.CharField(_("sender name"), max_length=255, blank=True)
-    message_id = models.CharField(max_length=998, blank=True, default="")
-    references = models.TextField(blank=True, default="")
-    # Why a reply to this sender must never be automatic (ING-7); empty for a person's mail.
-    auto_generated_reason = models.CharField(max_length=40, blank=True, default="")
-    reason = models.CharField(_("reason"), max_length=30, choices=StandbyReason.choices)
-    original_board = models.ForeignKey(
-        "boards.Board",
-        verbose_name=_("original board"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    retry_count = models.PositiveIntegerField(_("retries"), default=0)
-    # EXT-3: the stub created for the report on a forwarding board, so a retry or an assignment
-    # keeps the uuid the reporter's secret link already points at.
-    ticket = models.ForeignKey(
-        "tickets.Ticket",
-        verbose_name=_("ticket stub"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="standby_items",
-    )
-    # Why the last attempt on the external platform failed, in words for the manager.
-    external_error = models.TextField(_("last error"), blank=True, default="")
-    created_at = models.DateTimeField(_("received at"), default=timezone.now)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    objects = StandbyItemQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("standby item")
-        verbose_name_plural = _("standby items")
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(reason__in=StandbyReason.values), name="standbyitem_reason_valid"
-            ),
-        ]
-        indexes = [models.Index(fields=["manager", "-created_at", "-id"], name="standbyitem_manager_created")]
-
-    def __str__(self) -> str:
-        return self.subject or str(_("(no subject)"))
-
-    @property
-    def title(self) -> str:
-        return self.subject.strip()[:255] or str(_("(no subject)"))

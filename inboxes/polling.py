@@ -2,9 +2,10 @@
 
 The order of a poll is what makes intake exactly-once:
 
-1. Claim the inbox with a conditional UPDATE of its lease, so two workers never poll it at the
-   same time. The lease expires, so a killed worker's claim does not block the inbox forever;
-   it is renewed as the poll goes, and a poll that lost it stops before touching the mailbox.
+1. Claim the inbox (``issuetracker.leases``), so two workers never poll it at the same time. The
+   lease is short and a heartbeat thread keeps it alive while the poll runs, so a killed
+   worker's claim runs out within a minute; a poll that lost it stops before touching the
+   mailbox again, and a warm shutdown stops a poll between batches and hands the inbox back.
 2. Fetch a batch by UID (BODY.PEEK[], so nothing is marked \\Seen yet) and store the raw bytes,
    one row per (inbox, UIDVALIDITY, UID), before parsing anything.
 3. Parse the batch, read what dedup and loop protection need in a few queries (``batch_facts``),
@@ -19,8 +20,8 @@ Mail is never deleted from the server.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from issuetracker.crypto import DecryptionError
+from issuetracker.leases import Claim, Heartbeat, LeaseFields, LeaseLostError, lease_claim
+from outbox.services import outgoing_mail_batch
 
 from .batch_facts import BatchFacts, StoredMessage, stored_message_parse
 from .imap import FetchedMessage, ImapError, ImapMailbox, ImapSettings
@@ -47,15 +50,19 @@ from .intake import (
     received_at_or_now,
 )
 from .models import HANDLED_STATUSES, Inbox, PollInterval, ProcessedEmail, ProcessedEmailStatus
-from .outbox import outgoing_mail_batch
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
-# A held lease is renewed once this much of it has passed. Checking is then a clock read, cheap
-# enough before every mailbox command and message, and a poll that stalled for longer finds out
-# whether it still holds the inbox before it touches the mailbox again.
-RENEW_AFTER = timedelta(minutes=1)
+LEASE_FIELDS = LeaseFields(until="poll_lease_until", token="poll_lease_token")
+# Short, and renewed by a heartbeat thread every HEARTBEAT: a worker killed mid-poll (SIGKILL,
+# out of memory) stops beating, and the next beat tick after LEASE polls the inbox again.
+LEASE = timedelta(seconds=60)
+HEARTBEAT = timedelta(seconds=15)
+# The poll itself renews before a mailbox command or message once this much has passed; checking
+# is a clock read, cheap enough to do that often.
+RENEW_AFTER = timedelta(seconds=15)
+# A poll stuck past every time limit stops being renewed, so another worker can take the inbox.
+MAX_HOLD = timedelta(minutes=5)
 # A poll takes no new batch after this long; the rest waits for the next poll, so one inbox with
 # a big backlog or a slow server holds a polling worker only so long (ING-1). The task's time
 # limits (tasks.py) stop a poll stuck inside one step, before its lease could run out.
@@ -70,33 +77,29 @@ RETRIES_PER_POLL = 200
 DUE_SLACK = timedelta(seconds=5)
 
 
-class LeaseLostError(Exception):
-    """Another worker holds the inbox now (ours ran out, or the inbox was deleted)."""
+# Set when the worker begins a warm shutdown (tasks.py connects it to Celery's signal): polls stop
+# at the next batch and hand their inbox back instead of running on until they are killed.
+shutdown_requested = threading.Event()
 
 
 class _Lease:
-    """Our claim on an inbox while we poll it, renewed as the poll goes."""
+    """Our claim on an inbox while we poll it, kept alive by a heartbeat."""
 
-    def __init__(self, *, inbox_id: int, token: str) -> None:
-        self.inbox_id = inbox_id
-        self.token = token
-        self.started = self.renewed = time.monotonic()
+    def __init__(self, *, heartbeat: Heartbeat) -> None:
+        self.heartbeat = heartbeat
+        self.started = time.monotonic()
 
     def renew(self, **progress: object) -> None:
-        renewed = Inbox.objects.filter(pk=self.inbox_id, poll_lease_token=self.token).update(
-            poll_lease_until=timezone.now() + LEASE, **progress
-        )
-        if not renewed:
-            raise LeaseLostError
-        self.renewed = time.monotonic()
+        """Save progress with the lease; raises LeaseLostError when the inbox is no longer ours."""
+        self.heartbeat.renew(**progress)
 
     def keep(self) -> None:
         """Call before each mailbox command and between messages; raises LeaseLostError."""
-        if time.monotonic() - self.renewed >= RENEW_AFTER.total_seconds():
-            self.renew()
+        self.heartbeat.keep()
 
-    def out_of_time(self) -> bool:
-        return time.monotonic() - self.started >= POLL_TIME_BUDGET.total_seconds()
+    def should_stop(self) -> bool:
+        """Between batches: out of time, or the worker is shutting down."""
+        return shutdown_requested.is_set() or time.monotonic() - self.started >= POLL_TIME_BUDGET.total_seconds()
 
 
 @dataclass
@@ -135,15 +138,23 @@ def due_inbox_ids(*, now: datetime | None = None) -> list[int]:
 
 def inbox_poll(*, inbox: Inbox, batch_size: int = BATCH_SIZE) -> PollResult:
     """Poll one inbox. Never raises: every failure is recorded on the inbox and logged."""
-    token = _claim(inbox.pk)
-    if token is None:
+    claim = lease_claim(
+        Inbox.objects.filter(is_active=True),
+        pk=inbox.pk,
+        fields=LEASE_FIELDS,
+        duration=LEASE,
+        last_polled_at=timezone.now(),
+    )
+    if claim is None:
         logger.info("inbox poll skipped, claimed elsewhere", extra={"inbox_id": inbox.pk})
         return PollResult(claimed=False)
     result = PollResult(claimed=True)
     log_extra = {"inbox_id": inbox.pk, "imap_host": inbox.imap_host}
     try:
         inbox.refresh_from_db()
-        _poll_claimed(inbox=inbox, token=token, batch_size=batch_size, result=result)
+        heartbeat = Heartbeat(claim, duration=LEASE, every=HEARTBEAT, renew_after=RENEW_AFTER, max_hold=MAX_HOLD)
+        with heartbeat.running():
+            _poll_claimed(inbox=inbox, lease=_Lease(heartbeat=heartbeat), batch_size=batch_size, result=result)
     except ImapError as exc:
         result.error = str(exc)
         logger.warning("inbox poll failed", extra={**log_extra, "error": result.error})
@@ -157,7 +168,7 @@ def inbox_poll(*, inbox: Inbox, batch_size: int = BATCH_SIZE) -> PollResult:
     except Exception as exc:
         result.error = _("Polling stopped on an unexpected error (%(error)s).") % {"error": exc.__class__.__name__}
         logger.exception("inbox poll crashed", extra=log_extra)
-    _finish(inbox_id=inbox.pk, token=token, error=result.error)
+    _finish(claim=claim, error=result.error)
     logger.info(
         "inbox polled",
         extra={**log_extra, "fetched": result.fetched, "outcomes": dict(result.outcomes), "error": result.error},
@@ -165,32 +176,22 @@ def inbox_poll(*, inbox: Inbox, batch_size: int = BATCH_SIZE) -> PollResult:
     return result
 
 
-def _claim(inbox_id: int) -> str | None:
+def _finish(*, claim: Claim, error: str) -> None:
     now = timezone.now()
-    token = uuid.uuid4().hex
-    claimed = Inbox.objects.filter(
-        Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now), pk=inbox_id, is_active=True
-    ).update(poll_lease_until=now + LEASE, poll_lease_token=token, last_polled_at=now)
-    return token if claimed else None
-
-
-def _finish(*, inbox_id: int, token: str, error: str) -> None:
-    now = timezone.now()
-    fields: dict[str, object] = {"poll_lease_until": None, "poll_lease_token": ""}
+    fields: dict[str, object] = {}
     if error:
         fields.update(last_error=error, last_error_at=now)
     else:
         fields.update(last_error="", last_success_at=now)
     try:
         _drop_broken_connection()
-        Inbox.objects.filter(pk=inbox_id, poll_lease_token=token).update(**fields)
+        claim.release(**fields)
     except DatabaseError:
         # The lease runs out on its own; the next poll records whatever is still wrong.
-        logger.exception("could not record the end of an inbox poll", extra={"inbox_id": inbox_id})
+        logger.exception("could not record the end of an inbox poll", extra={"inbox_id": claim.pk})
 
 
-def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResult) -> None:
-    lease = _Lease(inbox_id=inbox.pk, token=token)
+def _poll_claimed(*, inbox: Inbox, lease: _Lease, batch_size: int, result: PollResult) -> None:
     with ImapMailbox(imap_settings_for(inbox)) as mailbox:
         lease.keep()
         uidvalidity = mailbox.uidvalidity
@@ -210,8 +211,11 @@ def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResu
                 extra={"inbox_id": inbox.pk, "uidvalidity": uidvalidity, "unread": len(uids)},
             )
         for number, batch in enumerate(_chunks(uids, batch_size)):
-            if number and lease.out_of_time():
-                logger.info("inbox poll used its time, the rest waits for the next one", extra={"inbox_id": inbox.pk})
+            if number and lease.should_stop():
+                logger.info(
+                    "inbox poll stopped (time used or worker shutting down), the rest waits for the next one",
+                    extra={"inbox_id": inbox.pk},
+                )
                 # A new mailbox's position is saved only once all of its unread mail is done.
                 return
             lease.renew()
@@ -230,7 +234,7 @@ def _poll_claimed(*, inbox: Inbox, token: str, batch_size: int, result: PollResu
                 lease.renew(imap_uidvalidity=uidvalidity, imap_last_uid=batch[-1])
         if not known_mailbox:
             lease.renew(imap_uidvalidity=uidvalidity, imap_last_uid=uid_next - 1)
-        if uids and lease.out_of_time():
+        if uids and lease.should_stop():
             return  # stored messages left from earlier polls wait for the next one too
         _retry_pending(
             mailbox=mailbox,

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from outbox.selectors import ticket_id_for_message_ids
 from tickets.models import Ticket
-
-from .models import OutgoingMail
 
 SUBJECT_REFERENCE = re.compile(r"\[#([0-9a-f]{8})\]", re.IGNORECASE)
 # Where mail clients start quoting the message answered: "On … wrote:", Outlook's separator,
@@ -49,12 +48,7 @@ def reply_target(
     """The manager's internal ticket this message answers, if any."""
     header_ids = [*in_reply_to, *references][-MAX_HEADER_IDS:]
     if header_ids:
-        ticket_id = (
-            OutgoingMail.objects.filter(manager_id=manager_id, message_id__in=header_ids, ticket__isnull=False)
-            .order_by("-created_at")
-            .values_list("ticket_id", flat=True)
-            .first()
-        )
+        ticket_id = ticket_id_for_message_ids(manager_id=manager_id, message_ids=header_ids)
         if ticket_id is not None:
             ticket = Ticket.objects.internal().filter(pk=ticket_id, board__manager_id=manager_id).first()
             if ticket is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .models import StandbyReason
+from standby.models import StandbyReason
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from .models import (
-    Inbox,
-    OutgoingMail,
-    OutgoingMailStatus,
-    PollInterval,
-    ProcessedEmail,
-    ProcessedEmailStatus,
-    StandbyItem,
-)
+from .models import Inbox, PollInterval, ProcessedEmail, ProcessedEmailStatus
 
 # An active inbox not polled for its interval plus this much means the worker or beat is down.
 STALL_GRACE = timedelta(minutes=10)
@@ -35,13 +27,16 @@ def polling_health(*, now: datetime) -> dict[str, Any]:
         failing=Count("id", filter=~Q(last_error="")),
         never_polled=Count("id", filter=Q(last_polled_at__isnull=True, created_at__lt=now - STALL_GRACE)),
         stalled=Count("id", filter=_overdue(now)),
+        # A claim nobody released and nobody renews: the worker polling it died (killed, out of
+        # memory). The next beat tick polls it again; until then it waits on a dead worker.
+        abandoned=Count("id", filter=~Q(poll_lease_token="") & Q(poll_lease_until__lt=now)),
     )
     stalled = stats["stalled"] + stats["never_polled"]
     # Every inbox overdue means nothing polls at all (worker or beat down): the product is broken.
     # Some overdue, or some failing, is one manager's trouble: shown, but the site is up.
     if stalled and stalled >= stats["active"]:
         status = "stalled"
-    elif stalled or stats["failing"]:
+    elif stalled or stats["failing"] or stats["abandoned"]:
         status = "failing"
     else:
         status = "ok"
@@ -50,11 +45,8 @@ def polling_health(*, now: datetime) -> dict[str, Any]:
         "active_inboxes": stats["active"],
         "failing_inboxes": stats["failing"],
         "stalled_inboxes": stalled,
+        "abandoned_polls": stats["abandoned"],
     }
-
-
-def standby_queue_count(*, manager: Any) -> int:
-    return StandbyItem.objects.for_manager(manager).count()
 
 
 def inbox_counters(*, inbox: Inbox) -> dict[str, int]:
@@ -79,13 +71,5 @@ def inbox_failed_emails(*, inbox: Inbox, limit: int = 50) -> list[ProcessedEmail
             inbox=inbox, status__in=(ProcessedEmailStatus.FAILED, ProcessedEmailStatus.RECEIVED)
         )
         .defer("raw")
-        .order_by("-created_at", "-id")[:limit]
-    )
-
-
-def inbox_failed_outgoing_mail(*, inbox: Inbox, limit: int = 20) -> list[OutgoingMail]:
-    return list(
-        OutgoingMail.objects.filter(inbox=inbox, status=OutgoingMailStatus.FAILED)
-        .only("id", "to_email", "subject", "last_error", "created_at", "attempts", "status", "inbox_id")
         .order_by("-created_at", "-id")[:limit]
     )

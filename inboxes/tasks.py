@@ -5,52 +5,22 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import worker_shutting_down
 
 from .models import Inbox
-from .outbox import (
-    MAX_ATTEMPTS,
-    TransientSendError,
-    outgoing_mail_mark_exhausted,
-    outgoing_mail_requeue_stalled,
-    outgoing_mail_send,
-    outgoing_mails_send,
-)
-from .polling import due_inbox_ids, inbox_poll
+from .polling import due_inbox_ids, inbox_poll, shutdown_requested
 
 logger = logging.getLogger(__name__)
 
 # A poll stops taking new batches after polling.POLL_TIME_BUDGET (3 min). These limits stop one
-# stuck inside a single step, and the hard one lies within the lease (5 min): a poll is killed
-# before its lease can run out, so a second worker never starts on an inbox still being polled.
+# stuck inside a single step, and the hard one lies within the heartbeat's longest hold
+# (polling.MAX_HOLD, 5 min): a poll is killed before its lease can stop being renewed, so a second
+# worker never starts on an inbox still being polled.
 POLL_SOFT_TIME_LIMIT_SECONDS = 4 * 60
 POLL_TIME_LIMIT_SECONDS = POLL_SOFT_TIME_LIMIT_SECONDS + 30
 # Beat enqueues due polls every minute; a poll still waiting in the queue a minute later is
 # dropped instead of piling up behind a backlog, since the next minute enqueues a fresh one.
 POLL_EXPIRES_SECONDS = 55
-
-
-@shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
-def send_outgoing_mail(self, mail_id: int) -> None:  # type: ignore[no-untyped-def]
-    try:
-        outgoing_mail_send(mail_id=mail_id)
-    except TransientSendError as exc:
-        if self.request.retries >= self.max_retries:
-            outgoing_mail_mark_exhausted(mail_id=mail_id, reason=str(exc))
-            return
-        # 30 s, 60 s, 120 s … capped at 30 min.
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 1800)) from exc
-
-
-@shared_task(acks_late=True)
-def send_outgoing_mails(mail_ids: list[int]) -> None:
-    """A batch from intake; a mail that fails transiently goes on with its own retries."""
-    for mail_id in outgoing_mails_send(mail_ids=mail_ids):
-        send_outgoing_mail.apply_async((mail_id,), countdown=30)
-
-
-@shared_task
-def retry_stalled_mail() -> int:
-    return outgoing_mail_requeue_stalled()
 
 
 @shared_task
@@ -74,3 +44,10 @@ def poll_inbox(inbox_id: int) -> None:
     except Exception:
         # inbox_poll records its own failures; this only keeps a surprise from reaching the worker.
         logger.exception("inbox poll task failed", extra={"inbox_id": inbox_id})
+
+
+@worker_shutting_down.connect
+def _stop_polls_on_shutdown(**kwargs: object) -> None:
+    """A warm shutdown (a deploy's SIGTERM): running polls stop at the next batch and hand their
+    inbox back, so the next worker polls it at once instead of after a lease runs out."""
+    shutdown_requested.set()

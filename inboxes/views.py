@@ -9,11 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from outbox.models import OutgoingMail, OutgoingMailStatus
+from outbox.selectors import inbox_failed_outgoing_mail
+from outbox.services import outgoing_mail_retry
+
 from .connection_check import ConnectionReport, inbox_check_connection
 from .forms import InboxForm
-from .models import Inbox, OutgoingMail, OutgoingMailStatus, ProcessedEmail, ProcessedEmailStatus
-from .outbox import outgoing_mail_retry
-from .selectors import inbox_counters, inbox_failed_emails, inbox_failed_outgoing_mail
+from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
+from .selectors import inbox_counters, inbox_failed_emails
 from .services import inbox_create, inbox_delete, inbox_update, processed_email_reprocess
 
 

@@ -18,6 +18,9 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from kombu import Connection
+
+from inboxes.selectors import polling_health
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +40,10 @@ def check_database() -> dict[str, Any]:
 
 def check_broker() -> dict[str, Any]:
     url = settings.CELERY_BROKER_URL
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return {"status": "up", "transport": "eager"}
     if url.startswith("filesystem://"):
         folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         ok = folder.is_dir() or not folder.exists()
         return {"status": "up" if ok else "down", "transport": "filesystem"}
-    from kombu import Connection
-
     try:
         # A fresh connection, not the app's pool: health must see the broker as it is now.
         with Connection(url, connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:
@@ -56,8 +55,6 @@ def check_broker() -> dict[str, Any]:
 
 
 def check_email_polling() -> dict[str, Any]:
-    from inboxes.selectors import polling_health
-
     return polling_health(now=timezone.now())
 
 

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "boards",
     "tickets",
     "inboxes",
+    "outbox",
+    "standby",
 ]
 
 MIDDLEWARE = [
@@ -94,7 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "issuetracker.context_processors.navigation",
+                "standby.context_processors.navigation",
             ],
         },
     },
@@ -269,8 +271,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "enqueue-due-inbox-polls": {"task": "inboxes.tasks.enqueue_due_polls", "schedule": crontab(minute="*")},
-    "retry-stalled-outgoing-mail": {"task": "inboxes.tasks.retry_stalled_mail", "schedule": timedelta(minutes=5)},
-    "requeue-stalled-forwards": {"task": "boards.tasks.requeue_stalled_forwards", "schedule": timedelta(minutes=15)},
+    # Drains of rows whose wake-up task was lost (broker down, worker killed): within a minute.
+    "send-stalled-mail": {"task": "outbox.tasks.send_stalled_mail", "schedule": timedelta(seconds=30)},
+    "forward-stalled-tickets": {"task": "tickets.tasks.forward_stalled_tickets", "schedule": timedelta(seconds=30)},
 }
 
 # --- i18n -------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from .settings import *  # noqa: F403
 
 # Tasks run inline so a test sees their effect; tests that need a real worker start one.
 CELERY_TASK_ALWAYS_EAGER = True
+# Inline, a task's self.retry() runs the retry at once through Celery's own retry path only when
+# the eager run does not re-raise; a task that fails unexpectedly still fails its test (conftest).
+CELERY_TASK_EAGER_PROPAGATES = False
 # MAILERS becomes locmem through Django's test environment; assertions read mail.outbox.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SITE_URL = "http://testserver"

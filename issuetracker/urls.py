@@ -17,7 +17,7 @@ urlpatterns = [
     path("", board_views.dashboard, name="dashboard"),
     path("boards/", include("boards.urls")),
     path("boards/<int:board_id>/tickets/", include("tickets.urls")),
-    path("standby-queue/", include("inboxes.standby_urls")),
+    path("standby-queue/", include("standby.urls")),
     path("settings/inboxes/", include("inboxes.urls")),
     path("settings/", include("accounts.urls")),
     path("board/<str:unique_name>", public_views.board_form, name="public_board"),

@@ -93,12 +93,15 @@ class Ticket(models.Model):
     forward_status = models.CharField(
         _("forwarding"), max_length=10, choices=ForwardStatus.choices, blank=True, default=""
     )
-    # A lease taken by a conditional UPDATE before each call to the platform, so two deliveries
-    # of the task (or a task and a manager's retry) never both create the issue; the attempt
-    # count fences the write of the outcome, the attempt time tells a stalled stub from a live one.
+    # A claim (issuetracker.leases) taken before each call to the platform, so two deliveries of
+    # the task (or a task and a manager's retry) never both create the issue; the claim token
+    # fences the write of the outcome, and the attempt count is the retry budget.
     forward_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    forward_claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     forward_attempts = models.PositiveIntegerField(default=0, editable=False)
     forward_last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the next attempt is due (backoff after a temporary failure); the beat drain reads it.
+    forward_next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TicketQuerySet.as_manager()
 

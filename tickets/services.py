@@ -10,11 +10,15 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from boards.models import Board
-from inboxes.models import Inbox, OutgoingMailKind
-from inboxes.outbox import choose_sending_inbox, outgoing_mail_create
+from boards.models import Board, ExternalPlatform
+from inboxes.models import Inbox
+from issuetracker.wakeups import publish_on_commit
+from outbox.models import OutgoingMailKind
+from outbox.services import choose_sending_inbox, outgoing_mail_create
 
 from .emails import render_state_changed, render_ticket_created
+from .errors import BoardClosedError, InvalidTransitionError, TicketError
+from .forwarding import claimed_error, stub_is_claimed
 from .models import (
     DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -25,20 +29,9 @@ from .models import (
     TicketSource,
     TicketState,
 )
+from .tasks import forward_ticket
 
 logger = logging.getLogger(__name__)
-
-
-class TicketError(Exception):
-    """A refused write, with a message fit to show to the person who asked."""
-
-
-class BoardClosedError(TicketError):
-    pass
-
-
-class InvalidTransitionError(TicketError):
-    pass
 
 
 def ticket_create(
@@ -79,6 +72,7 @@ def ticket_create(
             source_message_id=source_message_id,
             external_platform=board.external_platform,
             forward_status=ForwardStatus.PENDING if forwards else "",
+            forward_next_attempt_at=timezone.now() if forwards else None,
         )
         counter = "count_forwarded" if forwards else "count_new"
         Board.objects.filter(pk=board.pk).update(**{counter: F(counter) + 1})
@@ -95,9 +89,7 @@ def ticket_create(
             references=" ".join(part for part in (source_references, source_message_id) if part),
         )
         if forwards:
-            from boards.forwarding import ticket_forward_enqueue  # imports this module
-
-            ticket_forward_enqueue(ticket_id=ticket.pk)
+            publish_on_commit(forward_ticket, ticket.pk)
     logger.info("ticket created", extra={"ticket_id": ticket.pk, "board_id": board.pk, "source": source})
     return ticket
 
@@ -183,6 +175,79 @@ def ticket_delete_unhandled(*, ticket: Ticket) -> None:
         counter = "count_forwarded" if locked.is_forwarded else f"count_{locked.state}"
         locked.delete()
         Board.objects.filter(pk=locked.board_id).update(**{counter: F(counter) - 1})
+
+
+def ticket_stub_discard(*, ticket_id: int) -> bool:
+    """The manager discards a failed report (SBQ-2): its stub goes too. Call inside the transaction
+    that removes the standby item.
+
+    Otherwise the stub would count on its board for ever (BRD-3: the board could never be
+    deleted) and the reporter's secret page would say "being processed" for ever; now the link
+    answers 404, which is honest. Returns whether a stub was deleted; a stub that is no longer
+    failed (forwarded or moved to a board since) is left alone.
+    """
+    locked = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+    if locked is None or not locked.is_forwarded or locked.forward_status != ForwardStatus.FAILED:
+        return False
+    if stub_is_claimed(locked):
+        raise claimed_error()
+    locked.delete()
+    Board.objects.filter(pk=locked.board_id).update(count_forwarded=F("count_forwarded") - 1)
+    logger.info("failed forwarding stub discarded", extra={"ticket_id": ticket_id, "board_id": locked.board_id})
+    return True
+
+
+def ticket_stub_assign(*, ticket: Ticket, board: Board) -> Ticket:
+    """Move a failed stub to a board of the manager's choice, keeping its uuid (SBQ-2, EXT-3).
+
+    On an internal board it becomes an ordinary new ticket; on a forwarding board it is forwarded
+    anew. No second confirmation mail: the reporter already has the secret link, which now shows
+    the ticket. Call inside the transaction that removes the standby item.
+    """
+    if board.is_archived:
+        raise BoardClosedError(_("This board no longer accepts tickets."))
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if stub_is_claimed(locked):
+        raise claimed_error()
+    old_counter = "count_forwarded" if locked.is_forwarded else f"count_{locked.state}"
+    locked.forward_claimed_until = None
+    if board.forwards_externally:
+        locked.external_platform = board.external_platform
+        locked.forward_status = ForwardStatus.PENDING
+        # A new round with a fresh budget starts now.
+        locked.forward_attempts = 0
+        locked.forward_next_attempt_at = timezone.now()
+        new_counter = "count_forwarded"
+    else:
+        locked.external_platform = ExternalPlatform.NONE
+        locked.forward_status = ""
+        locked.state = TicketState.NEW
+        new_counter = "count_new"
+    locked.external_id = ""
+    locked.external_url = ""
+    old_board_id, locked.board = locked.board_id, board
+    locked.save(
+        update_fields=[
+            "board",
+            "external_platform",
+            "forward_status",
+            "external_id",
+            "external_url",
+            "state",
+            "forward_claimed_until",
+            "forward_attempts",
+            "forward_next_attempt_at",
+        ]
+    )
+    Board.objects.filter(pk=old_board_id).update(**{old_counter: F(old_counter) - 1})
+    Board.objects.filter(pk=board.pk).update(**{new_counter: F(new_counter) + 1})
+    if board.forwards_externally:
+        publish_on_commit(forward_ticket, locked.pk)
+    logger.info(
+        "forwarding stub assigned",
+        extra={"ticket_id": locked.pk, "from_board_id": old_board_id, "board_id": board.pk},
+    )
+    return locked
 
 
 def _label(state: str) -> str:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 
 from accounts.tests.factories import ManagerFactory
-from boards.models import Board, Keyword
-from inboxes.models import Inbox, StandbyItem, StandbyReason
+from inboxes.models import Inbox
 
 DEFAULT_IMAP_PASSWORD = "imap-secret-1"
 DEFAULT_SMTP_PASSWORD = "smtp-secret-1"
@@ -34,30 +35,20 @@ class InboxFactory(factory.django.DjangoModelFactory):
             self.save(update_fields=["imap_password_encrypted", "smtp_password_encrypted"])
 
 
-class BoardFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Board
-        skip_postgeneration_save = True
-
-    manager = factory.SubFactory(ManagerFactory)
-    name = factory.Sequence(lambda n: f"Board {n}")
-    unique_name = factory.Sequence(lambda n: f"board-{n}")
-
-    @factory.post_generation
-    def keywords(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
-        for text in extracted or []:
-            Keyword.objects.create(manager=self.manager, board=self, text=text)
-
-
-class StandbyItemFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = StandbyItem
-
-    manager = factory.SubFactory(ManagerFactory)
-    receiving_inbox = factory.SubFactory(InboxFactory, manager=factory.SelfAttribute("..manager"))
-    subject = factory.Sequence(lambda n: f"Printer problem {n}")
-    body = "The printer on the second floor is jammed."
-    sender_email = factory.Sequence(lambda n: f"reporter{n}@example.org")
-    sender_name = "Rita Reporter"
-    message_id = factory.Sequence(lambda n: f"<standby-{n}@example.org>")
-    reason = StandbyReason.NO_KEYWORD_MATCH
+def make_live_inbox(*, manager: Any, account: Any, smtp: Any, **fields: object) -> Inbox:
+    """An inbox pointed at the test Dovecot account and SMTP server (fixtures imap_account, smtp_server)."""
+    defaults: dict[str, object] = {
+        "name": "Live support",
+        "from_address": f"{account.username}@tracker.example",
+        "imap_host": account.host,
+        "imap_port": account.port,
+        "imap_username": account.username,
+        "imap_use_ssl": False,
+        "smtp_host": smtp.host,
+        "smtp_port": smtp.port,
+        "smtp_username": smtp.username or "",
+        "smtp_use_starttls": False,
+        "passwords": (account.password, smtp.password or ""),
+    }
+    defaults.update(fields)
+    return InboxFactory(manager=manager, **defaults)

@@ -31,11 +31,11 @@ def main() -> None:
 
     real_poll_claimed = polling._poll_claimed
 
-    def audited(*, inbox, token, batch_size, result):  # type: ignore[no-untyped-def]
+    def audited(*, inbox, lease, batch_size, result):  # type: ignore[no-untyped-def]
         # Runs only while this process holds the inbox's lease.
         started = time.time()
         try:
-            real_poll_claimed(inbox=inbox, token=token, batch_size=batch_size, result=result)
+            real_poll_claimed(inbox=inbox, lease=lease, batch_size=batch_size, result=result)
         finally:
             with open(args.audit, "a") as audit:
                 line = {"pid": os.getpid(), "inbox": inbox.pk, "start": started, "end": time.time()}

@@ -6,9 +6,12 @@ import pytest
 from django.urls import reverse
 
 from accounts.tests.factories import ManagerFactory
-from inboxes.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus, ProcessedEmail, ProcessedEmailStatus
+from boards.tests.factories import BoardFactory
+from inboxes.models import ProcessedEmail, ProcessedEmailStatus
+from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
+from standby.tests.factories import StandbyItemFactory
 
-from .factories import DEFAULT_IMAP_PASSWORD, BoardFactory, StandbyItemFactory
+from .factories import DEFAULT_IMAP_PASSWORD
 from .mails import make_mail
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +36,9 @@ def test_list_and_change_pages_render(admin_client, inbox):
     raw = make_mail()
     email = ProcessedEmail.objects.create(inbox=inbox, imap_uidvalidity=1, imap_uid=1, raw=raw, raw_size=len(raw))
     item = StandbyItemFactory(manager=inbox.manager, receiving_inbox=inbox)
-    for name, pk in (("processedemail", email.pk), ("standbyitem", item.pk)):
-        assert admin_client.get(reverse(f"admin:inboxes_{name}_changelist")).status_code == 200
-        assert admin_client.get(reverse(f"admin:inboxes_{name}_change", args=[pk])).status_code == 200
+    for name, pk in (("inboxes_processedemail", email.pk), ("standby_standbyitem", item.pk)):
+        assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200
+        assert admin_client.get(reverse(f"admin:{name}_change", args=[pk])).status_code == 200
 
 
 def test_reprocess_action(admin_client, inbox):
@@ -65,9 +68,9 @@ def test_retry_failed_mail_action(admin_client, inbox, monkeypatch):
         message_id="<admin-1@example.org>",
         status=OutgoingMailStatus.FAILED,
     )
-    assert admin_client.get(reverse("admin:inboxes_outgoingmail_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:outbox_outgoingmail_changelist")).status_code == 200
     response = admin_client.post(
-        reverse("admin:inboxes_outgoingmail_changelist"),
+        reverse("admin:outbox_outgoingmail_changelist"),
         {"action": "retry_failed", "_selected_action": [mail.pk]},
         follow=True,
     )
@@ -106,14 +109,14 @@ def test_an_inbox_cannot_be_moved_to_another_manager(admin_client, inbox, other_
 
 def test_standby_items_are_read_only_in_the_admin(admin_client, inbox, other_manager):
     item = StandbyItemFactory(manager=inbox.manager, receiving_inbox=inbox, subject="Original")
-    url = reverse("admin:inboxes_standbyitem_change", args=[item.pk])
+    url = reverse("admin:standby_standbyitem_change", args=[item.pk])
     page = admin_client.get(url)
     assert page.status_code == 200 and 'name="subject"' not in page.content.decode()
     response = admin_client.post(url, {"manager": other_manager.pk, "subject": "Changed", "reason": item.reason})
     assert response.status_code == 403
     item.refresh_from_db()
     assert item.subject == "Original" and item.manager == inbox.manager
-    assert admin_client.get(reverse("admin:inboxes_standbyitem_add")).status_code == 403
+    assert admin_client.get(reverse("admin:standby_standbyitem_add")).status_code == 403
     # The list and its actions stay.
-    listing = admin_client.get(reverse("admin:inboxes_standbyitem_changelist"))
+    listing = admin_client.get(reverse("admin:standby_standbyitem_changelist"))
     assert listing.status_code == 200 and b"delete_selected" in listing.content

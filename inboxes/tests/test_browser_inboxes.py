@@ -8,11 +8,12 @@ import re
 import pytest
 
 from accounts.tests.factories import DEFAULT_PASSWORD, ManagerFactory
-from inboxes.models import Inbox, StandbyItem
+from boards.tests.factories import BoardFactory
+from inboxes.models import Inbox
 from inboxes.polling import inbox_poll
+from standby.models import StandbyItem
 from tickets.models import Ticket
 
-from .factories import BoardFactory
 from .mails import make_mail
 
 

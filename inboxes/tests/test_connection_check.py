@@ -12,9 +12,9 @@ from django.urls import reverse
 from inboxes import connection_check
 from inboxes.connection_check import inbox_check_connection
 from inboxes.models import Inbox
+from inboxes.tests.factories import make_live_inbox
 from issuetracker.testing.mailservers import SmtpServer, find_free_port
 
-from .conftest import make_live_inbox
 from .test_inbox_views import form_data
 
 pytestmark = [pytest.mark.mailserver, pytest.mark.django_db]

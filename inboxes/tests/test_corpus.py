@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from inboxes.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus, ProcessedEmail, ProcessedEmailStatus
+from boards.tests.factories import BoardFactory
+from inboxes.models import ProcessedEmail, ProcessedEmailStatus
 from inboxes.polling import inbox_poll
+from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from tickets.models import Ticket
 
-from .factories import BoardFactory
 from .mails import EML_DIR
 
 pytestmark = [pytest.mark.mailserver, pytest.mark.django_db]

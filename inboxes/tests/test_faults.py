@@ -17,13 +17,14 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from boards.tests.factories import BoardFactory
 from conftest import require
-from inboxes.models import Inbox, OutgoingMail, ProcessedEmail, ProcessedEmailStatus
+from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus
+from inboxes.tests.factories import make_live_inbox
 from issuetracker.testing.mailservers import DovecotServer, ImapAccount
+from outbox.models import OutgoingMail
 from tickets.models import Ticket
 
-from .conftest import make_live_inbox
-from .factories import BoardFactory
 from .mails import make_mail
 
 pytestmark = [pytest.mark.mailserver, pytest.mark.django_db(transaction=True)]

@@ -18,9 +18,9 @@ from inboxes.connection_check import inbox_check_connection
 from inboxes.models import Inbox, ProcessedEmail
 from inboxes.polling import inbox_poll
 from inboxes.tasks import poll_inbox
+from inboxes.tests.factories import make_live_inbox
 from issuetracker import hosts
 
-from .conftest import make_live_inbox
 from .factories import InboxFactory
 from .mails import make_mail
 from .test_inbox_views import form_data

@@ -7,17 +7,12 @@ import html
 import pytest
 from django.urls import reverse
 
-from inboxes.models import (
-    Inbox,
-    OutgoingMail,
-    OutgoingMailKind,
-    OutgoingMailStatus,
-    ProcessedEmail,
-    ProcessedEmailStatus,
-)
+from boards.tests.factories import BoardFactory
+from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus
+from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from tickets.models import Ticket
 
-from .factories import DEFAULT_IMAP_PASSWORD, DEFAULT_SMTP_PASSWORD, BoardFactory, InboxFactory
+from .factories import DEFAULT_IMAP_PASSWORD, DEFAULT_SMTP_PASSWORD, InboxFactory
 from .mails import make_mail
 
 pytestmark = pytest.mark.django_db

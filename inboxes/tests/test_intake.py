@@ -5,21 +5,16 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError
 
+from boards.tests.factories import BoardFactory
 from inboxes import intake
-from inboxes.models import (
-    OutgoingMail,
-    OutgoingMailKind,
-    OutgoingMailStatus,
-    ProcessedEmail,
-    ProcessedEmailStatus,
-    StandbyItem,
-    StandbyReason,
-)
+from inboxes.models import ProcessedEmail, ProcessedEmailStatus
 from inboxes.services import processed_email_reprocess
+from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
+from standby.models import StandbyItem, StandbyReason
+from tickets.errors import BoardClosedError
 from tickets.models import Ticket, TicketSource
-from tickets.services import BoardClosedError
 
-from .factories import BoardFactory, InboxFactory
+from .factories import InboxFactory
 from .mails import eml, make_mail, take_in
 
 pytestmark = pytest.mark.django_db

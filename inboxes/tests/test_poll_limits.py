@@ -10,13 +10,14 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
+from boards.tests.factories import BoardFactory
 from inboxes import intake, polling, tasks
 from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from inboxes.polling import LEASE, inbox_poll
 from issuetracker.celery import app
 from tickets.models import Ticket
 
-from .factories import BoardFactory, InboxFactory
+from .factories import InboxFactory
 from .mails import make_mail
 
 pytestmark = [pytest.mark.mailserver, pytest.mark.django_db]
@@ -145,10 +146,10 @@ def test_the_task_time_limit_stops_a_poll_without_blaming_the_message(live_inbox
     assert live_inbox.poll_lease_until is None and live_inbox.last_error == result.error
 
 
-def test_the_poll_task_is_killed_before_its_lease_can_run_out():
-    assert tasks.poll_inbox.soft_time_limit < tasks.poll_inbox.time_limit < LEASE.total_seconds()
+def test_the_poll_task_is_killed_before_its_heartbeat_stops():
+    assert tasks.poll_inbox.soft_time_limit < tasks.poll_inbox.time_limit < polling.MAX_HOLD.total_seconds()
     assert polling.POLL_TIME_BUDGET.total_seconds() < tasks.poll_inbox.soft_time_limit
-    assert polling.RENEW_AFTER < LEASE / 2
+    assert polling.RENEW_AFTER <= LEASE / 4 and polling.HEARTBEAT <= LEASE / 4
 
 
 def test_due_polls_are_enqueued_with_an_expiry(manager, monkeypatch):

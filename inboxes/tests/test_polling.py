@@ -8,15 +8,18 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
+from boards.tests.factories import BoardFactory
 from inboxes import intake, polling
-from inboxes.models import Inbox, OutgoingMail, ProcessedEmail, ProcessedEmailStatus, StandbyItem
+from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from inboxes.polling import due_inbox_ids, inbox_poll
 from inboxes.tasks import enqueue_due_polls, poll_inbox
+from inboxes.tests.factories import make_live_inbox
 from issuetracker.testing.mailservers import ImapAccount, find_free_port
+from outbox.models import OutgoingMail
+from standby.models import StandbyItem
 from tickets.models import Ticket
 
-from .conftest import make_live_inbox
-from .factories import BoardFactory, InboxFactory
+from .factories import InboxFactory
 from .mails import make_mail
 
 pytestmark = [pytest.mark.mailserver, pytest.mark.django_db]

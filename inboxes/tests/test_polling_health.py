@@ -55,3 +55,19 @@ def test_every_inbox_overdue_means_polling_is_down(client, manager):
     _inbox(manager, polled_minutes_ago=90)
     code, status, polling = _health(client)
     assert (code, status, polling["status"], polling["stalled_inboxes"]) == (503, "unhealthy", "stalled", 2)
+
+
+def test_a_poll_whose_worker_died_shows_on_health_and_on_the_inbox_page(client, manager_client, manager):
+    inbox = _inbox(manager, polled_minutes_ago=2)
+    # A claim taken and never released nor renewed: the worker was killed mid-poll.
+    Inbox.objects.filter(pk=inbox.pk).update(
+        poll_lease_token="dead-worker", poll_lease_until=timezone.now() - timedelta(seconds=5)
+    )
+    code, status, polling = _health(client)
+    assert (code, status, polling["status"], polling["abandoned_polls"]) == (200, "degraded", "failing", 1)
+    page = manager_client.get(f"/settings/inboxes/{inbox.pk}/")
+    assert b'data-testid="poll-abandoned"' in page.content
+    # Still being polled (the lease runs): nothing to report.
+    Inbox.objects.filter(pk=inbox.pk).update(poll_lease_until=timezone.now() + timedelta(seconds=30))
+    assert _health(client)[2]["abandoned_polls"] == 0
+    assert b'data-testid="poll-abandoned"' not in manager_client.get(f"/settings/inboxes/{inbox.pk}/").content

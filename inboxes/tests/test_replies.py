@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from inboxes.models import OutgoingMail, OutgoingMailKind, ProcessedEmailStatus
+from boards.tests.factories import BoardFactory
+from inboxes.models import ProcessedEmailStatus
 from inboxes.replies import strip_quoted_reply, subject_reference
+from outbox.models import OutgoingMail, OutgoingMailKind
 from tickets.models import ReporterMessage, Ticket
 
-from .factories import BoardFactory
 from .mails import make_mail, take_in
 
 

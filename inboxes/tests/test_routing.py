@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from inboxes.models import StandbyReason
 from inboxes.routing import BoardCandidate, route_message
+from standby.models import StandbyReason
 
 
 def board(board_id: int, *keywords: str, archived: bool = False, exclusive: bool = False) -> BoardCandidate:

@@ -1,4 +1,4 @@
-"""Factories for boards, keywords, tickets and their history, shared by every app's tests.
+"""Factories for tickets and their history, shared by every app's tests.
 
 Tickets and state changes are written straight to the database here (no outbox row, no mail);
 tests of the services call the services. The factories still keep the board's per-state
@@ -13,8 +13,8 @@ import factory
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.tests.factories import ManagerFactory
-from boards.models import Board, ExternalPlatform, Keyword
+from boards.models import Board, ExternalPlatform
+from boards.tests.factories import BoardFactory
 from tickets.models import ForwardStatus, StateChange, Ticket, TicketSource, TicketState
 
 
@@ -24,33 +24,6 @@ def _bump_board_counter(board_id: int, field: str, delta: int) -> None:
 
 def _counter_for(ticket: Ticket, state: str) -> str:
     return "count_forwarded" if ticket.is_forwarded else f"count_{state}"
-
-
-class BoardFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Board
-        django_get_or_create = ("unique_name",)
-
-    manager = factory.SubFactory(ManagerFactory)
-    name = factory.Sequence(lambda n: f"Board {n}")
-    unique_name = factory.Sequence(lambda n: f"board-{n}")
-    greeting = ""
-
-    class Params:
-        archived = factory.Trait(is_archived=True, archived_at=factory.LazyFunction(timezone.now))
-        jira = factory.Trait(
-            external_platform=ExternalPlatform.JIRA,
-            external_config={"site_url": "https://example.atlassian.net", "project_key": "PRJ"},
-        )
-
-
-class KeywordFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Keyword
-
-    board = factory.SubFactory(BoardFactory)
-    manager = factory.SelfAttribute("board.manager")
-    text = factory.Sequence(lambda n: f"keyword{n}")
 
 
 class TicketFactory(factory.django.DjangoModelFactory):

@@ -7,9 +7,10 @@ from django.core import mail
 
 from accounts.tests.factories import ManagerFactory
 from boards.models import Board, Keyword
-from inboxes.models import OutgoingMail, OutgoingMailKind
+from boards.tests.factories import BoardFactory, KeywordFactory
+from outbox.models import OutgoingMail, OutgoingMailKind
 from tickets.models import StateChange, Ticket, TicketState
-from tickets.tests.factories import BoardFactory, KeywordFactory, StateChangeFactory, TicketFactory
+from tickets.tests.factories import StateChangeFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 
 from accounts.tests.factories import DEFAULT_PASSWORD, ManagerFactory
-from inboxes.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
+from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from tickets.models import StateChange, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

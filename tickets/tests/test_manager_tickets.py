@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from boards.tests.test_boards import make_board, make_ticket
-from inboxes.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
+from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
+from tickets.errors import InvalidTransitionError
 from tickets.models import StateChange, Ticket, TicketSource, TicketState
-from tickets.services import InvalidTransitionError, ticket_change_state
+from tickets.services import ticket_change_state
 
 pytestmark = pytest.mark.django_db
 

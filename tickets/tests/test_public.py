@@ -12,10 +12,11 @@ from django.test import Client
 
 from accounts.services import manager_suspend
 from accounts.tests.factories import ManagerFactory
-from inboxes.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
+from boards.tests.factories import BoardFactory
+from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from tickets.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Ticket, TicketSource, TicketState
 from tickets.public_views import SUBMITTED_SESSION_KEY
-from tickets.tests.factories import BoardFactory, StateChangeFactory, TicketFactory
+from tickets.tests.factories import StateChangeFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 

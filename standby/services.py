@@ -1,0 +1,138 @@
+"""Writes on the standby queue (SBQ-2): assign an item to a board, retry its forwarding, discard it.
+
+Two producers feed the queue by writing ``StandbyItem`` rows in their own transactions: intake
+(mail no board could take) and forwarding (a report the platform refused, EXT-3).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from boards.external import ExternalError
+from boards.models import Board
+from inboxes.models import ProcessedEmail
+from outbox.loops import automatic_reply_block_reason
+from outbox.services import outgoing_mail_suppress_confirmation
+from tickets.errors import ForwardingError, TicketError
+from tickets.forwarding import claimed_error, forward_claim, forward_record, forward_send
+from tickets.models import ForwardStatus, Ticket, TicketSource
+from tickets.services import ticket_create, ticket_stub_assign, ticket_stub_discard
+
+from .models import StandbyItem, StandbyReason
+
+logger = logging.getLogger(__name__)
+
+
+class StandbyItemGoneError(TicketError):
+    """Somebody else assigned or discarded the item first (a second tab, a double click)."""
+
+
+def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
+    """Create the ticket (with its confirmation, EML-1/ING-6) and remove the item, in one transaction.
+
+    An item whose forwarding failed carries its ticket stub, which is moved instead (SBQ-2).
+    """
+    if board.manager_id != standby_item.manager_id:
+        raise ValueError("a standby item can only be assigned to a board of its own manager")
+    with transaction.atomic():
+        locked = StandbyItem.objects.select_for_update().filter(pk=standby_item.pk).first()
+        if locked is None:
+            raise StandbyItemGoneError(_("This item was already assigned or discarded."))
+        stub = Ticket.objects.filter(pk=locked.ticket_id).first() if locked.ticket_id else None
+        if stub is not None:
+            # A report whose forwarding failed (EXT-3) already has its ticket row and the reporter
+            # its secret link: move that row (same uuid), and mail nothing a second time.
+            ticket = ticket_stub_assign(ticket=stub, board=board)
+        else:
+            # A manager's click is not a reason to answer an auto-responder (ING-7).
+            blocked = automatic_reply_block_reason(
+                inbox=locked.receiving_inbox,
+                to_email=locked.sender_email,
+                auto_generated_reason=locked.auto_generated_reason,
+            )
+            ticket = ticket_create(
+                board=board,
+                title=locked.title,
+                description=locked.body,
+                creator_email=locked.sender_email,
+                source=TicketSource.EMAIL,
+                receiving_inbox=locked.receiving_inbox,
+                source_message_id=locked.message_id,
+                source_references=locked.references,
+            )
+            if blocked:
+                outgoing_mail_suppress_confirmation(ticket_id=ticket.pk, reason=blocked)
+        if locked.processed_email_id is not None:
+            ProcessedEmail.objects.filter(pk=locked.processed_email_id).update(ticket=ticket)
+        locked.delete()
+    logger.info(
+        "standby item assigned",
+        extra={"standby_item_id": standby_item.pk, "board_id": board.pk, "ticket_id": ticket.pk},
+    )
+    return ticket
+
+
+def standby_item_discard(*, standby_item: StandbyItem) -> None:
+    """Remove the item; a report whose forwarding failed loses its ticket stub in the same transaction.
+
+    The stub would otherwise count on its board for ever (BRD-3) and keep the reporter's secret
+    page saying "being processed"; the link answers 404 instead (EXT-3).
+    """
+    with transaction.atomic():
+        locked = StandbyItem.objects.select_for_update().filter(pk=standby_item.pk).first()
+        if locked is None:
+            raise StandbyItemGoneError(_("This item was already assigned or discarded."))
+        stub_deleted = ticket_stub_discard(ticket_id=locked.ticket_id) if locked.ticket_id else False
+        locked.delete()
+    logger.info(
+        "standby item discarded",
+        extra={"standby_item_id": standby_item.pk, "ticket_id": locked.ticket_id, "stub_deleted": stub_deleted},
+    )
+
+
+def standby_item_retry_external(*, standby_item: StandbyItem, timeout: float | None = None) -> Ticket:
+    """Try the platform again now, while the manager waits; success removes the item.
+
+    The platform is called with the stub's lease held and no transaction open: a second click
+    (or the discard button) is refused meanwhile, and no row lock waits on a slow platform. The
+    outcome is then written in one short transaction. Raises ForwardingError with the platform's
+    reason; the retry is counted either way.
+    """
+    if standby_item.reason != StandbyReason.EXTERNAL_CREATION_FAILED:
+        raise ForwardingError(_("Only reports whose creation on the external platform failed can be retried."))
+    with transaction.atomic():
+        locked = StandbyItem.objects.select_for_update().filter(pk=standby_item.pk).first()
+        if locked is None:
+            raise ForwardingError(_("This item was already assigned or discarded."))
+        if locked.ticket_id is None:
+            raise ForwardingError(_("The original board no longer exists; assign this report to a board instead."))
+        claimed = forward_claim(ticket_id=locked.ticket_id, from_status=ForwardStatus.FAILED)
+        if claimed is None:
+            raise claimed_error()
+        claim, ticket = claimed
+        StandbyItem.objects.filter(pk=locked.pk).update(retry_count=F("retry_count") + 1)
+    standby_item.retry_count += 1
+    try:
+        platform, issue = forward_send(ticket, timeout=timeout)
+    except ExternalError as exc:
+        reason = exc.message
+        with transaction.atomic():
+            StandbyItem.objects.filter(pk=standby_item.pk).update(external_error=reason)
+            claim.release()
+        standby_item.external_error = reason
+        logger.warning(
+            "standby retry of forwarding failed",
+            extra={"standby_item_id": standby_item.pk, "ticket_id": ticket.pk, "reason": reason},
+        )
+        raise ForwardingError(_("It failed again: %(reason)s") % {"reason": reason}) from exc
+    with transaction.atomic():
+        ticket = forward_record(ticket, claim, platform=platform, issue=issue)
+        StandbyItem.objects.filter(pk=standby_item.pk).delete()
+    logger.info(
+        "standby retry of forwarding succeeded", extra={"standby_item_id": standby_item.pk, "ticket_id": ticket.pk}
+    )
+    return ticket
