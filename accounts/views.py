@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 from allauth.account.forms import ChangePasswordForm
-from allauth.account.models import EmailAddress
-from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -12,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from .forms import ProfileForm, ResendVerificationForm, SuspendConfirmForm, SuspendMessageForm, SuspendPasswordForm
-from .services import manager_suspend, manager_update_profile
+from .services import email_verification_resend, manager_suspend, manager_update_profile
 
 _WIZARD_KEY = "suspend_wizard"
 
@@ -105,17 +103,7 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ResendVerificationForm(request.POST)
         if form.is_valid():
-            email_address = (
-                EmailAddress.objects.filter(email__iexact=form.cleaned_data["email"], verified=False)
-                .select_related("user")
-                .first()
-            )
-            # allauth's per-address limit (1 per 3 minutes) keeps this from being used to flood
-            # someone's mailbox; the answer below stays the same either way.
-            if email_address is not None and ratelimit.consume(
-                request, action="confirm_email", key=email_address.email.lower()
-            ):
-                email_address.send_confirmation(request)
+            email_verification_resend(request=request, email=form.cleaned_data["email"])
             messages.info(
                 request,
                 _("If an unverified account uses this address, a new verification link is on its way."),
