@@ -1,14 +1,35 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailConfirmation, EmailConfirmationHMAC
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from .models import Manager, is_valid_timezone
 from .tasks import send_account_email
+
+
+def site_link(path: str) -> str:
+    """An absolute link to `path` on this installation: SITE_URL, never the request's Host (OPS-4).
+
+    The Host header is the client's to choose, and ALLOWED_HOSTS ignores its port; a secret
+    link built from it could point at any server.
+    """
+    return settings.SITE_URL + path
+
+
+def _on_site_url(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return url
+    return site_link(parts._replace(scheme="", netloc="").geturl())
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -28,6 +49,41 @@ class AccountAdapter(DefaultAccountAdapter):
             "to": [str(addr) for addr in message.to],
         }
         transaction.on_commit(lambda: send_account_email.delay(**payload))
+
+    # OPS-4: the hooks allauth offers for the links it mails, built from SITE_URL.
+
+    def get_email_confirmation_url(
+        self, request: HttpRequest, emailconfirmation: EmailConfirmation | EmailConfirmationHMAC
+    ) -> str:
+        return site_link(reverse("account_confirm_email", kwargs={"key": emailconfirmation.key}))
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        # allauth hands over "<uidb36>-<token>" as one opaque key, as its own URL pattern takes it.
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return site_link(path.replace("UID-KEY", quote(key)))
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        context = {
+            "signup_url": site_link(reverse("account_signup")),
+            "password_reset_url": site_link(reverse("account_reset_password")),
+        }
+        self.send_mail("account/email/account_already_exists", email, context)
+
+    def render_mail(
+        self,
+        template_prefix: str,
+        email: str | list[str],
+        context: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> EmailMessage:
+        # Some links allauth builds without a hook (the sign-up link of the "no such account"
+        # mail). Every account mail is rendered here, so any link in its context that came
+        # from the request is moved onto SITE_URL before it reaches the text.
+        context = {
+            name: _on_site_url(value) if name.endswith("_url") and isinstance(value, str) else value
+            for name, value in context.items()
+        }
+        return super().render_mail(template_prefix, email, context, headers)
 
     def save_user(self, request: HttpRequest, user: Manager, form: Any, commit: bool = True) -> Manager:
         user = super().save_user(request, user, form, commit=False)
