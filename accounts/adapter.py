@@ -11,7 +11,11 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
+from issuetracker.ratelimit import client_ip
+
+from . import login_throttle
 from .models import Manager, is_valid_timezone
 from .tasks import send_account_email
 
@@ -33,6 +37,14 @@ def _on_site_url(url: str) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "too_many_login_attempts": _(
+            "Too many failed log-ins. Try again in a few minutes, log in from a browser you have "
+            "used before, or reset your password."
+        ),
+    }
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         # ACC-8: render now (the request is needed for absolute links), send from a Celery task
         # once the transaction that created the key or the account has committed.
@@ -93,6 +105,28 @@ class AccountAdapter(DefaultAccountAdapter):
         if commit:
             user.save()
         return user
+
+    # OPS-5: failed log-ins are limited by accounts.login_throttle (allauth's own limit, which
+    # anyone could use to lock an owner out, is switched off in settings).
+
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> Manager | None:
+        attempt = login_throttle.login_attempt_begin(request=request, login=credentials.get("email") or "")
+        if attempt is None:
+            raise self.validation_error("too_many_login_attempts")
+        user = super().authenticate(request, **credentials)
+        if user is not None:
+            login_throttle.login_attempt_succeeded(attempt)
+        return user
+
+    def post_login(self, request: HttpRequest, user: Manager, **kwargs: Any) -> HttpResponse:
+        response = super().post_login(request, user, **kwargs)
+        login_throttle.remember_device(request=request, response=response, login=user.email)
+        return response
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        # allauth's per-IP limits (sign-up, reset requests) see the client behind a trusted
+        # proxy as the rest of the project does, not the proxy's address for everybody.
+        return client_ip(request)
 
     def pre_login(self, request: HttpRequest, user: Manager, **kwargs: Any) -> HttpResponse | None:
         # Every path into a session (password, confirmation link, reset) passes here.

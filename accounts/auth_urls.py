@@ -28,7 +28,7 @@ urlpatterns = [
     path("password/reset/done/", allauth_views.password_reset_done, name="account_reset_password_done"),
     re_path(
         r"^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$",
-        allauth_views.password_reset_from_key,
+        views.password_reset_from_key,
         name="account_reset_password_from_key",
     ),
     path(

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+from allauth.account import views as allauth_views
 from allauth.account.forms import ChangePasswordForm
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -9,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from . import login_throttle
 from .forms import ProfileForm, ResendVerificationForm, SuspendConfirmForm, SuspendMessageForm, SuspendPasswordForm
 from .services import email_verification_resend, manager_suspend, manager_update_profile
 
@@ -112,3 +116,19 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     else:
         form = ResendVerificationForm()
     return render(request, "account/resend_verification.html", {"form": form})
+
+
+class PasswordResetFromKeyView(allauth_views.PasswordResetFromKeyView):
+    """allauth's "choose a new password" page, which also remembers the browser (OPS-5).
+
+    Following the mailed link proves the mailbox, so this browser may log in even while
+    guessers elsewhere use up the account's budget for unknown browsers.
+    """
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        login_throttle.remember_device(request=self.request, response=response, login=self.reset_user.email)
+        return response
+
+
+password_reset_from_key = PasswordResetFromKeyView.as_view()

@@ -190,9 +190,10 @@ RATE_LIMIT_DEFAULT = env.int("RATE_LIMIT_DEFAULT", default=100)  # every other r
 RATE_LIMIT_REPORTER_PER_HOUR = env.int("RATE_LIMIT_REPORTER_PER_HOUR", default=10)  # reports per reporter address
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Our middleware already limits log-in/sign-up per IP; allauth's own limits stay as a second line
-# for what it alone knows (failed logins per account, resend and reset mail).
+# for what it alone knows (resend and reset mail). Failed log-ins are accounts.login_throttle's:
+# allauth's per-account limit let anyone lock the owner out (OPS-5).
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
+    "login_failed": "",
     "signup": f"{RATE_LIMIT_LOGIN}/m/ip",
     "confirm_email": "1/3m/key",
     "reset_password": "20/m/ip,5/5m/key",
