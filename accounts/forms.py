@@ -3,13 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.account.models import EmailAddress
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .models import is_valid_timezone, timezone_choices
+from .services import email_verification_resend
 
 
 class SignupForm(AllauthSignupForm):
@@ -36,6 +39,33 @@ class LoginForm(AllauthLoginForm):
                 params={"message": user.suspension_message},
             )
         return cleaned
+
+
+class ResetPasswordForm(AllauthResetPasswordForm):
+    """A reset link goes only to an address its account has verified (OPS-5).
+
+    allauth falls back to unverified addresses when no account has verified the one asked
+    for; an address anybody could once attach to their account unverified would then mail its
+    owner a link that resets the attacher's account. An account that has not verified its
+    address yet gets a new verification link instead (nobody can reset an account they cannot
+    log in to anyway); the page answers the same either way (ACC-4).
+    """
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        self.users = [
+            user
+            for user in self.users
+            if EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+        ]
+        return email
+
+    def save(self, request: Any, **kwargs: Any) -> str:
+        email = self.cleaned_data["email"]
+        if not self.users and email_verification_resend(request=request, email=email):
+            return email
+        # A verified account gets its link; an unknown address allauth's "no such account" mail.
+        return super().save(request, **kwargs)
 
 
 class ProfileForm(forms.Form):

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
+from allauth.account import views as allauth_views
 from allauth.account.forms import ChangePasswordForm
-from allauth.account.models import EmailAddress
-from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -11,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from . import login_throttle
 from .forms import ProfileForm, ResendVerificationForm, SuspendConfirmForm, SuspendMessageForm, SuspendPasswordForm
-from .services import manager_suspend, manager_update_profile
+from .services import email_verification_resend, manager_suspend, manager_update_profile
 
 _WIZARD_KEY = "suspend_wizard"
 
@@ -105,17 +107,7 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ResendVerificationForm(request.POST)
         if form.is_valid():
-            email_address = (
-                EmailAddress.objects.filter(email__iexact=form.cleaned_data["email"], verified=False)
-                .select_related("user")
-                .first()
-            )
-            # allauth's per-address limit (1 per 3 minutes) keeps this from being used to flood
-            # someone's mailbox; the answer below stays the same either way.
-            if email_address is not None and ratelimit.consume(
-                request, action="confirm_email", key=email_address.email.lower()
-            ):
-                email_address.send_confirmation(request)
+            email_verification_resend(request=request, email=form.cleaned_data["email"])
             messages.info(
                 request,
                 _("If an unverified account uses this address, a new verification link is on its way."),
@@ -124,3 +116,19 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     else:
         form = ResendVerificationForm()
     return render(request, "account/resend_verification.html", {"form": form})
+
+
+class PasswordResetFromKeyView(allauth_views.PasswordResetFromKeyView):
+    """allauth's "choose a new password" page, which also remembers the browser (OPS-5).
+
+    Following the mailed link proves the mailbox, so this browser may log in even while
+    guessers elsewhere use up the account's budget for unknown browsers.
+    """
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        login_throttle.remember_device(request=self.request, response=response, login=self.reset_user.email)
+        return response
+
+
+password_reset_from_key = PasswordResetFromKeyView.as_view()

@@ -3,10 +3,14 @@
 Three buckets: log-in and sign-up attempts, public ticket submissions, and everything else.
 `/health` and static files are never limited. Every answer carries the X-RateLimit-* headers
 of the bucket it was counted in; over the limit the answer is a friendly 429 page.
+
+The fixed-window counters below (`window_hit`, `window_count`, `window_unhit`) serve every
+limit of the project: this middleware, the per-reporter limit, and failed log-ins (accounts).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import time
 from collections.abc import Callable
@@ -18,9 +22,50 @@ from django.core.cache import cache as django_cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from .mailboxes import normalised_mailbox
+
 WINDOW_SECONDS = 60
 _AUTH_PATHS = ("/accounts/login/", "/accounts/signup/")
 _EXEMPT_PREFIXES = ("/health", "/static/")
+
+
+@dataclass(frozen=True)
+class WindowHit:
+    key: str
+    count: int  # hits in this window so far, this one included
+    reset_at: int  # Unix time when the window ends
+
+
+def _window_key(counter: str, window_seconds: int, now: float) -> str:
+    return f"ratelimit:{counter}:{int(now // window_seconds)}"
+
+
+def window_hit(counter: str, window_seconds: int) -> WindowHit:
+    """Count one hit on `counter` in its current window of `window_seconds`."""
+    now = time.time()
+    key = _window_key(counter, window_seconds, now)
+    timeout = window_seconds + 5
+    # add() is a no-op when the key exists, so concurrent first hits do not reset the count.
+    django_cache.add(key, 0, timeout=timeout)
+    try:
+        count = django_cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        django_cache.set(key, 1, timeout=timeout)
+        count = 1
+    return WindowHit(key=key, count=count, reset_at=(int(now // window_seconds) + 1) * window_seconds)
+
+
+def window_count(counter: str, window_seconds: int) -> int:
+    """Hits on `counter` in its current window, without counting one."""
+    return int(django_cache.get(_window_key(counter, window_seconds, time.time()), 0))
+
+
+def window_unhit(hit: WindowHit) -> None:
+    """Take back a hit (in the window it was counted in), e.g. an attempt that turned out fine."""
+    try:
+        django_cache.decr(hit.key)
+    except ValueError:  # the window is over and its key gone: nothing left to take back
+        pass
 
 
 @dataclass(frozen=True)
@@ -83,16 +128,8 @@ class RateLimitMiddleware:
             return self.get_response(request)
 
         now = time.time()
-        window = int(now // WINDOW_SECONDS)
-        reset_at = (window + 1) * WINDOW_SECONDS
-        key = f"ratelimit:{bucket.name}:{client_ip(request)}:{window}"
-        # add() is a no-op when the key exists, so concurrent first hits do not reset the count.
-        django_cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-        try:
-            count = django_cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            django_cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
-            count = 1
+        hit = window_hit(f"{bucket.name}:{client_ip(request)}", WINDOW_SECONDS)
+        count, reset_at = hit.count, hit.reset_at
 
         if count > bucket.limit:
             response = render(request, "429.html", {"retry_after": int(reset_at - now) + 1}, status=429)
@@ -109,18 +146,21 @@ REPORTER_WINDOW_SECONDS = 3600
 
 
 def reporter_address_allowed(email: str) -> bool:
-    """At most RATE_LIMIT_REPORTER_PER_HOUR public reports per reporter address.
+    """At most RATE_LIMIT_REPORTER_PER_HOUR automatic mails per reporter mailbox (THR-6).
 
     Each report mails its reporter, so without this the form could be used from many IPs to
-    send a stranger mail through a manager's server.
+    send a stranger mail through a manager's server. Counted on the normalised mailbox, so
+    `+tags`, case, quoting and comments do not each get their own allowance. An address whose
+    domain is an IP address (or that is no address at all) is never allowed: nothing is ever
+    sent to it automatically.
     """
+    try:
+        mailbox = normalised_mailbox(email)
+    except ValueError:
+        return False
     if not settings.RATE_LIMIT_ENABLED:
         return True
-    key = f"ratelimit:reporter:{email.strip().lower()}:{int(time.time() // REPORTER_WINDOW_SECONDS)}"
-    django_cache.add(key, 0, timeout=REPORTER_WINDOW_SECONDS + 5)
-    try:
-        count = django_cache.incr(key)
-    except ValueError:
-        django_cache.set(key, 1, timeout=REPORTER_WINDOW_SECONDS + 5)
-        count = 1
-    return count <= settings.RATE_LIMIT_REPORTER_PER_HOUR
+    # Hashed: the cache key stays short and safe whatever the address holds, and Redis keeps
+    # no list of reporters' addresses.
+    digest = hashlib.sha256(mailbox.encode()).hexdigest()[:32]
+    return window_hit(f"reporter:{digest}", REPORTER_WINDOW_SECONDS).count <= settings.RATE_LIMIT_REPORTER_PER_HOUR

@@ -154,11 +154,20 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 PASSWORD_RESET_TIMEOUT = 3600  # ACC-4: one hour
 
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm", "login": "accounts.forms.LoginForm"}
+ACCOUNT_FORMS = {
+    "signup": "accounts.forms.SignupForm",
+    "login": "accounts.forms.LoginForm",
+    "reset_password": "accounts.forms.ResetPasswordForm",
+}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+# OPS-5: one address per account, the one it signed up with. accounts/auth_urls.py routes no page
+# that adds, changes or removes addresses; these say the same to allauth's own checks.
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_MAX_EMAIL_ADDRESSES = 1
+ACCOUNT_CHANGE_EMAIL = False
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 1
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
@@ -183,9 +192,10 @@ RATE_LIMIT_DEFAULT = env.int("RATE_LIMIT_DEFAULT", default=100)  # every other r
 RATE_LIMIT_REPORTER_PER_HOUR = env.int("RATE_LIMIT_REPORTER_PER_HOUR", default=10)  # reports per reporter address
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Our middleware already limits log-in/sign-up per IP; allauth's own limits stay as a second line
-# for what it alone knows (failed logins per account, resend and reset mail).
+# for what it alone knows (resend and reset mail). Failed log-ins are accounts.login_throttle's:
+# allauth's per-account limit let anyone lock the owner out (OPS-5).
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
+    "login_failed": "",
     "signup": f"{RATE_LIMIT_LOGIN}/m/ip",
     "confirm_email": "1/3m/key",
     "reset_password": "20/m/ip,5/5m/key",

@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts import views as account_views
 from boards import views as board_views
 from issuetracker.health import health
 from tickets import public_views
@@ -12,8 +11,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("accounts/verification/resend/", account_views.resend_verification, name="resend_verification"),
-    path("accounts/", include("allauth.urls")),
+    path("accounts/", include("accounts.auth_urls")),
     path("", board_views.dashboard, name="dashboard"),
     path("boards/", include("boards.urls")),
     path("boards/<int:board_id>/tickets/", include("tickets.urls")),

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from issuetracker.mailboxes import DomainLiteralError, normalised_mailbox
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 
@@ -57,6 +60,20 @@ class PublicTicketForm(forms.Form):
     )
 
     field_order = ["email", "title", "description", "website"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        # Django accepts `someone@[192.0.2.1]`; we send nothing automatically to a server named
+        # by its IP address (THR-6), and the reporter would never see their link.
+        try:
+            normalised_mailbox(email)
+        except DomainLiteralError:
+            raise ValidationError(
+                _("Use an address with a domain name, not an IP address."), code="domain_literal"
+            ) from None
+        except ValueError:
+            raise ValidationError(self.fields["email"].error_messages["invalid"], code="invalid") from None
+        return email
 
     @property
     def is_bot(self) -> bool:

@@ -154,3 +154,15 @@ def test_limits_can_be_switched_off(client, settings):
     settings.RATE_LIMIT_ENABLED = False
     settings.RATE_LIMIT_LOGIN = 1
     assert [_login_post(client).status_code for _ in range(3)] == [200, 200, 200]
+
+
+@pytest.mark.parametrize(("language", "text"), [("en", "try again in a few minutes"), ("pl", "za kilka minut")])
+def test_allauths_own_limits_answer_with_the_429_page(client, manager, language, text):
+    # allauth renders 429.html without retry_after (here: six reset requests for one address
+    # within five minutes); that was a 500 error.
+    responses = [
+        client.post("/accounts/password/reset/", {"email": manager.email}, HTTP_ACCEPT_LANGUAGE=language)
+        for _ in range(6)
+    ]
+    assert [r.status_code for r in responses] == [302] * 5 + [429]
+    assert text in responses[-1].content.decode()
