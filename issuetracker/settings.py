@@ -275,6 +275,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Workers log through LOGGING below (JSON lines), like the web process (NFR-6).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A publish from a request waits at most about two seconds for a broker that is down, then the
+# request goes on (OPS-2, issuetracker.wakeups) and the beat drain sends the row later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
