@@ -11,14 +11,18 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
+from django.utils import timezone
 
 from boards.tests.factories import BoardFactory
 from conftest import require
+from inboxes import polling
 from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from inboxes.tests.factories import make_live_inbox
 from issuetracker.testing.mailservers import DovecotServer, ImapAccount
@@ -93,10 +97,17 @@ def test_worker_killed_mid_poll_then_polled_again_takes_every_message_once(manag
         assert worker.returncode == -signal.SIGKILL
         done = ProcessedEmail.objects.filter(inbox=inbox, status=ProcessedEmailStatus.TICKET).count()
         assert threshold <= done < 300
-        # The dead worker's lease is still there and keeps everyone off until it runs out.
+        # The dead worker's claim is still there and keeps everyone off until it runs out, which
+        # is within one short lease: nothing renews it any more.
         inbox.refresh_from_db()
         assert inbox.poll_lease_until is not None
-        Inbox.objects.filter(pk=inbox.pk).update(poll_lease_until=inbox.poll_lease_until.replace(year=2000))
+        assert inbox.poll_lease_until - timezone.now() <= polling.LEASE
+        assert inbox.pk not in polling.due_inbox_ids()
+        # A minute later: /health says the inbox waits on a dead worker, and the next beat tick
+        # enqueues its poll.
+        Inbox.objects.filter(pk=inbox.pk).update(poll_lease_until=timezone.now() - timedelta(seconds=1))
+        assert Client().get("/health").json()["details"]["email_polling"]["abandoned_polls"] == 1
+        assert inbox.pk in polling.due_inbox_ids(now=timezone.now() + timedelta(minutes=inbox.poll_interval_minutes))
 
     finished = subprocess.run(command, cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr[-3000:]

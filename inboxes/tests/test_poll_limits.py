@@ -169,3 +169,30 @@ def test_polls_have_their_own_queue():
     assert route["queue"].name == "polling"
     other = app.amqp.router.route({}, "inboxes.tasks.send_outgoing_mail", args=(1,), kwargs={})
     assert other["queue"].name == "celery"
+
+
+def test_a_warm_shutdown_stops_the_poll_between_batches_and_hands_the_inbox_back(live_inbox, deliver, monkeypatch):
+    from celery.signals import worker_shutting_down
+
+    BoardFactory(manager=live_inbox.manager, exclusive_inbox=live_inbox)
+    for number in range(5):
+        deliver(make_mail(subject=f"Report {number}"))
+    real_ticket_create = intake.ticket_create
+
+    def deploy_during_the_first_batch(**kwargs):  # type: ignore[no-untyped-def]
+        # What a deploy's SIGTERM does to a Celery worker: the signal, in the middle of a poll.
+        worker_shutting_down.send(sender="celery@test", sig="SIGTERM", how="Warm", exitcode=0)
+        return real_ticket_create(**kwargs)
+
+    monkeypatch.setattr(intake, "ticket_create", deploy_during_the_first_batch)
+    try:
+        result = inbox_poll(inbox=live_inbox, batch_size=2)
+        assert polling.shutdown_requested.is_set()
+    finally:
+        polling.shutdown_requested.clear()  # the process lives on for the next tests
+
+    assert not result.error and result.outcomes["ticket"] == 2  # the batch in hand is finished
+    live_inbox.refresh_from_db()
+    assert live_inbox.poll_lease_until is None and live_inbox.poll_lease_token == ""  # handed back
+    monkeypatch.setattr(intake, "ticket_create", real_ticket_create)
+    assert inbox_poll(inbox=live_inbox).outcomes["ticket"] == 3
