@@ -90,7 +90,7 @@ def outgoing_mail_send(*, mail_id: int) -> OutgoingMailStatus | None:
     Raises TransientSendError when another attempt should follow.
     """
     claim = lease_claim(
-        OutgoingMail.objects.filter(status=OutgoingMailStatus.PENDING, attempts__lt=MAX_ATTEMPTS),
+        OutgoingMail.objects.filter(status=OutgoingMailStatus.PENDING),
         pk=mail_id,
         fields=LEASE_FIELDS,
         duration=claim_duration(),
@@ -98,6 +98,10 @@ def outgoing_mail_send(*, mail_id: int) -> OutgoingMailStatus | None:
     if claim is None:
         return None
     mail = OutgoingMail.objects.select_related("inbox").get(pk=mail_id)
+    if mail.attempts > MAX_ATTEMPTS:
+        # The last allowed attempt died with its worker (the drain brought the row back): give up
+        # visibly instead of leaving it pending for ever.
+        return _fail(claim, mail, mail.last_error or _("Sending was interrupted too many times."))
     try:
         if mail.inbox is not None:
             ensure_public_host(mail.inbox.smtp_host)  # DNS may have changed since the form checked it
@@ -193,7 +197,6 @@ def outgoing_mail_stalled_ids(*, now: datetime | None = None, limit: int = 500) 
         OutgoingMail.objects.filter(
             free_now(LEASE_FIELDS, now),
             status=OutgoingMailStatus.PENDING,
-            attempts__lt=MAX_ATTEMPTS,
             next_attempt_at__lte=now - STALLED_AFTER,
         )
         .order_by("next_attempt_at", "pk")

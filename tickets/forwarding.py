@@ -226,6 +226,10 @@ def ticket_forward_pending(*, ticket_id: int) -> Ticket | None:
     if claimed is None:
         return None
     claim, ticket = claimed
+    if ticket.forward_attempts > FORWARD_MAX_ATTEMPTS:
+        # The last allowed attempt died with its worker (the drain brought the stub back).
+        ticket_forward_fail(ticket_id=ticket.pk, reason=_("Forwarding was interrupted too many times."), claim=claim)
+        return None
     try:
         platform, issue = forward_send(ticket)
     except PermanentExternalError as exc:

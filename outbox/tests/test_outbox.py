@@ -116,7 +116,7 @@ def test_unexpected_error_fails_visibly(smtp_inbox, monkeypatch):
     assert "ValueError" in mail.last_error
 
 
-def test_stalled_rows_are_requeued_but_exhausted_ones_are_not(
+def test_the_drain_sends_lost_rows_and_fails_exhausted_ones_visibly(
     smtp_inbox, smtp_server, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):
@@ -124,11 +124,17 @@ def test_stalled_rows_are_requeued_but_exhausted_ones_are_not(
         exhausted = _mail(smtp_inbox)
     old = timezone.now() - timedelta(minutes=1)
     OutgoingMail.objects.filter(pk=lost.pk).update(next_attempt_at=old)
-    OutgoingMail.objects.filter(pk=exhausted.pk).update(next_attempt_at=old, attempts=MAX_ATTEMPTS)
-    assert send_stalled_mail() == 1  # tasks run eagerly in tests
+    # Its last allowed attempt died with the worker: the drain brings it back only to give up.
+    OutgoingMail.objects.filter(pk=exhausted.pk).update(
+        next_attempt_at=old, attempts=MAX_ATTEMPTS, last_error="SMTP: connection refused"
+    )
+    assert send_stalled_mail() == 2  # tasks run eagerly in tests
     lost.refresh_from_db()
+    exhausted.refresh_from_db()
     assert lost.status == OutgoingMailStatus.SENT
+    assert (exhausted.status, exhausted.last_error) == (OutgoingMailStatus.FAILED, "SMTP: connection refused")
     assert len(smtp_server.wait_for(1)) == 1
+    assert send_stalled_mail() == 0
 
 
 def test_smtp_host_inside_our_network_is_refused_at_send_time(smtp_inbox, smtp_server, settings):

@@ -1023,3 +1023,23 @@ def test_the_manager_page_of_a_stub_shows_its_forwarding_not_state_buttons(
     page = manager_client.get(reverse("tickets:detail", args=[jira_board.pk, failed_stub.pk])).content.decode()
     assert "Move to" not in page
     assert "the report waits in the standby queue" in page and reverse("standby:list") in page
+
+
+def test_a_stub_whose_last_attempt_died_is_failed_visibly_by_the_drain(
+    jira_board, fake_jira, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tickets.tasks import forward_stalled_tickets
+
+    stub = pending_stub(jira_board, django_capture_on_commit_callbacks, title="Died")
+    Ticket.objects.filter(pk=stub.pk).update(
+        forward_attempts=FORWARD_MAX_ATTEMPTS, forward_next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert forward_stalled_tickets() == 1
+    stub.refresh_from_db()
+    assert stub.forward_status == ForwardStatus.FAILED and not fake_jira.requests
+    assert "interrupted too many times" in StandbyItem.objects.get(ticket=stub).external_error
