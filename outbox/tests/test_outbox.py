@@ -179,3 +179,16 @@ def test_the_batch_task_sends_each_and_skips_rolled_back_ids(smtp_inbox, smtp_se
     assert len(smtp_server.wait_for(1)) == 1
     mail.refresh_from_db()
     assert mail.status == OutgoingMailStatus.SENT
+
+
+def test_the_task_retries_through_celery_until_the_rows_budget_is_spent(manager, django_capture_on_commit_callbacks):
+    from outbox.tasks import send_outgoing_mail
+
+    inbox = InboxFactory(manager=manager, smtp_host="127.0.0.1", smtp_port=_closed_port(), smtp_use_starttls=False)
+    with django_capture_on_commit_callbacks(execute=False):
+        mail = _mail(inbox)
+    # Celery's own retry path (self.retry → the retry's signature is applied again), inline here.
+    send_outgoing_mail.delay(mail.pk)
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts) == (OutgoingMailStatus.FAILED, MAX_ATTEMPTS)
+    assert "connection refused" in mail.last_error
