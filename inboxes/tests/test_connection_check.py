@@ -12,7 +12,7 @@ from django.urls import reverse
 from inboxes import connection_check
 from inboxes.connection_check import inbox_check_connection
 from inboxes.models import Inbox
-from issuetracker.testing.mailservers import SmtpServer, find_free_port
+from testsupport.mailservers import SmtpServer, find_free_port
 
 from .conftest import make_live_inbox
 from .test_inbox_views import form_data

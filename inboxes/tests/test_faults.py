@@ -19,7 +19,7 @@ from django.db import connection
 
 from conftest import require
 from inboxes.models import Inbox, OutgoingMail, ProcessedEmail, ProcessedEmailStatus
-from issuetracker.testing.mailservers import DovecotServer, ImapAccount
+from testsupport.mailservers import DovecotServer, ImapAccount
 from tickets.models import Ticket
 
 from .conftest import make_live_inbox

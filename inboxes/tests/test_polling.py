@@ -12,7 +12,7 @@ from inboxes import intake, polling
 from inboxes.models import Inbox, OutgoingMail, ProcessedEmail, ProcessedEmailStatus, StandbyItem
 from inboxes.polling import due_inbox_ids, inbox_poll
 from inboxes.tasks import enqueue_due_polls, poll_inbox
-from issuetracker.testing.mailservers import ImapAccount, find_free_port
+from testsupport.mailservers import ImapAccount, find_free_port
 from tickets.models import Ticket
 
 from .conftest import make_live_inbox
