@@ -41,7 +41,8 @@ messages: $(VENV)/.installed
 
 check-deploy: $(VENV)/.installed compile-messages
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ENCRYPTION_KEY=$$(head -c 32 /dev/urandom | base64) \
-	  ALLOWED_HOSTS=tracker.example.com SITE_URL=https://tracker.example.com $(PY) manage.py check --deploy --fail-level WARNING
+	  ALLOWED_HOSTS=tracker.example.com SITE_URL=https://tracker.example.com EMAIL_URL=smtp+tls://smtp.example.com:587 \
+	  $(PY) manage.py check --deploy --fail-level WARNING
 
 # BENCH_ARGS=--snapshot measures the last commit instead of the working tree (see bench/__main__.py).
 bench: $(VENV)/.installed-dev compile-messages
