@@ -67,6 +67,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost with SecurityMiddleware, so every answer carries the headers of NFR-3, also those
+    # that a middleware below gives without reaching a view (/health, 429, static files).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before anything that validates the Host header (OPS-1): see issuetracker/healthprobe.py.
+    "issuetracker.healthprobe.HealthProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "issuetracker.ratelimit.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,8 +84,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: logging out a suspended manager leaves a message for the login page.
     "accounts.middleware.ManagerMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -329,6 +333,8 @@ SECURE_CSP = {
 }
 SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health probes speak plain HTTP to the container (issuetracker/healthprobe.py).
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
