@@ -282,6 +282,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule"))
+# Beat touches this file on every tick, at least once a minute; bin/healthcheck beat reads its age.
+CELERY_BEAT_SCHEDULER = "issuetracker.beat.HeartbeatScheduler"
+CELERY_BEAT_MAX_INTERVAL = 60
+BEAT_HEARTBEAT_FILE = env.str("BEAT_HEARTBEAT_FILE", default=str(VAR_DIR / "celerybeat-heartbeat"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "enqueue-due-inbox-polls": {"task": "inboxes.tasks.enqueue_due_polls", "schedule": crontab(minute="*")},
     "retry-stalled-outgoing-mail": {"task": "inboxes.tasks.retry_stalled_mail", "schedule": timedelta(minutes=5)},
