@@ -42,17 +42,30 @@ messages: $(VENV)/.installed
 
 check-deploy: $(VENV)/.installed compile-messages
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ENCRYPTION_KEY=$$(head -c 32 /dev/urandom | base64) \
-	  ALLOWED_HOSTS=tracker.example.com SITE_URL=https://tracker.example.com $(PY) manage.py check --deploy --fail-level WARNING
+	  ALLOWED_HOSTS=tracker.example.com SITE_URL=https://tracker.example.com EMAIL_URL=smtp+tls://smtp.example.com:587 \
+	  $(PY) manage.py check --deploy --fail-level WARNING
 
 # BENCH_ARGS=--snapshot measures the last commit instead of the working tree (see bench/__main__.py).
 bench: $(VENV)/.installed-dev compile-messages
 	$(PY) -m bench $(BENCH_ARGS)
 
-# Fresh random keys for docker compose (never overwrites an existing .env).
+# .env for docker compose, with fresh random secrets; never overwrites an existing .env.
+# Mail goes to Mailpit (the dev profile, http://127.0.0.1:8025) unless EMAIL_URL names a real SMTP
+# server: make env EMAIL_URL=smtp+tls://user:password@smtp.example.com:587
 env:
 	@if [ -e .env ]; then echo ".env exists; leaving it alone."; else \
-	  printf 'SECRET_KEY=%s\nENCRYPTION_KEY=%s\n' "$$(head -c 48 /dev/urandom | base64 | tr -d '\n')" "$$(head -c 32 /dev/urandom | base64)" > .env && \
-	  chmod 600 .env && echo "Wrote .env with new SECRET_KEY and ENCRYPTION_KEY."; fi
+	  umask 077 && { \
+	    echo "# Written by make env: the secrets of this installation. Keep this file private."; \
+	    echo "SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -d '\n')"; \
+	    echo "ENCRYPTION_KEY=$$(head -c 32 /dev/urandom | base64)"; \
+	    echo "POSTGRES_PASSWORD=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"; \
+	    if [ -n "$(EMAIL_URL)" ]; then echo "EMAIL_URL=$(EMAIL_URL)"; else \
+	      echo "# Mailpit, the development mail catcher. For real mail set your SMTP server here"; \
+	      echo "# (smtp+tls://user:password@smtp.example.com:587) and remove COMPOSE_PROFILES."; \
+	      echo "EMAIL_URL=smtp://mailpit:1025"; \
+	      echo "COMPOSE_PROFILES=dev"; fi; \
+	  } > .env && echo "Wrote .env with new SECRET_KEY, ENCRYPTION_KEY and POSTGRES_PASSWORD."; \
+	  grep -q '^COMPOSE_PROFILES=dev' .env && echo "Mail goes to Mailpit: http://127.0.0.1:8025 (see .env for a real SMTP server)." || true; fi
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -17,7 +17,7 @@ from inboxes.tests.factories import InboxFactory
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
-pytest_plugins = ["issuetracker.testing.browser", "issuetracker.testing.mailservers", "boards.tests.fake_platforms"]
+pytest_plugins = ["testsupport.browser", "testsupport.mailservers", "testsupport.fake_platforms"]
 
 
 def require(condition: bool, reason: str) -> None:

@@ -1,6 +1,6 @@
 """Intake from a private Dovecot: the bare fetch+parse ceiling, the product's rate and memory.
 
-A Dovecot of the test suite's kind (``issuetracker.testing.mailservers.DovecotServer``: its own
+A Dovecot of the test suite's kind (``testsupport.mailservers.DovecotServer``: its own
 config and Maildirs in a temporary directory, plaintext auth on a free port of 127.0.0.1) gets
 two users: ``small`` with the first 500 generated messages and ``full`` with all 2,000. Each
 measurement runs in a fresh process (``bench.intake_worker``), like a Celery worker would:
@@ -142,7 +142,7 @@ def _worker(env: dict[str, str], *args: str) -> IntakeRun:
 
 
 def run_intake(*, env: dict[str, str], scratch: Path) -> IntakeResults:
-    from issuetracker.testing.mailservers import DovecotServer, DovecotUnavailable
+    from testsupport.mailservers import DovecotServer, DovecotUnavailable
 
     ensure_dovecot()
     messages = mailbox.generate(FULL)

@@ -69,7 +69,8 @@ def product_environment(*, database_url: str, static_root: Path, port: int) -> d
         DJANGO_SETTINGS_MODULE="bench.settings",
         BENCH_STATIC_ROOT=str(static_root),
         DEBUG="false",
-        TESTING="false",
+        # Production requires a mailer; the bench sends nothing through it (no worker runs).
+        EMAIL_URL="dummymail://",
         SECRET_KEY=secrets.token_urlsafe(48),
         ENCRYPTION_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         ALLOWED_HOSTS=HOST,

@@ -1,7 +1,10 @@
 """Settings, all read from the environment (django-environ; a `.env` file is honoured).
 
 Every variable has a development default so that `make run` works on a fresh clone.
-Production (DEBUG off) refuses to start with the development secrets.
+Production (DEBUG off) refuses to start with the development secrets or without a real mailer.
+These are the production settings, tests included: issuetracker/settings_test.py switches off,
+by name, only what the test client cannot speak (HTTPS), and nothing here asks whether it runs
+under tests.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Local state: the development SQLite database, Celery's files, mail files, beat's schedule.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEV_SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 # 32 bytes, base64: only ever used while DEBUG is on.
@@ -30,9 +35,8 @@ SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ENCRYPTION_KEY = env.str("ENCRYPTION_KEY", default=DEV_ENCRYPTION_KEY)
 # A previous key still accepted for decryption while secrets are re-encrypted (rotation).
 ENCRYPTION_KEY_PREVIOUS = env.str("ENCRYPTION_KEY_PREVIOUS", default="")
-TESTING = env.bool("TESTING", default=False)
 
-if not DEBUG and not TESTING:
+if not DEBUG:
     if SECRET_KEY == DEV_SECRET_KEY:
         raise ImproperlyConfigured("Set SECRET_KEY (the development key only works with DEBUG=true).")
     if ENCRYPTION_KEY == DEV_ENCRYPTION_KEY:
@@ -65,6 +69,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost with SecurityMiddleware, so every answer carries the headers of NFR-3, also those
+    # that a middleware below gives without reaching a view (/health, 429, static files).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before anything that validates the Host header (OPS-1): see issuetracker/healthprobe.py.
+    "issuetracker.healthprobe.HealthProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "issuetracker.ratelimit.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -76,8 +86,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: logging out a suspended manager leaves a message for the login page.
     "accounts.middleware.ManagerMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -209,6 +217,13 @@ if not RATE_LIMIT_ENABLED:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Issue Tracker <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_URL = env.str("EMAIL_URL", default="")
+if not DEBUG and not EMAIL_URL:
+    # Without it account mail would land in files on one container's disk: sign-ups could never
+    # verify, and nobody would notice. Production names its mail server or refuses to start.
+    raise ImproperlyConfigured(
+        "Set EMAIL_URL to the SMTP server that sends account and ticket mail, e.g. "
+        "smtp+tls://user:password@smtp.example.com:587 (the development mail files only work with DEBUG=true)."
+    )
 MAIL_FILE_PATH = env.str("MAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 SMTP_TIMEOUT_SECONDS = 10
 if EMAIL_URL:
@@ -283,6 +298,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule"))
+# Beat touches this file on every tick, at least once a minute; bin/healthcheck beat reads its age.
+CELERY_BEAT_SCHEDULER = "issuetracker.beat.HeartbeatScheduler"
+CELERY_BEAT_MAX_INTERVAL = 60
+BEAT_HEARTBEAT_FILE = env.str("BEAT_HEARTBEAT_FILE", default=str(VAR_DIR / "celerybeat-heartbeat"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "enqueue-due-inbox-polls": {"task": "inboxes.tasks.enqueue_due_polls", "schedule": crontab(minute="*")},
     # Drains of rows whose wake-up task was lost (broker down, worker killed): within a minute.
@@ -309,7 +328,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING
+            if DEBUG
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -334,12 +353,14 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 SESSION_COOKIE_HTTPONLY = True
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG and not TESTING)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and not TESTING)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG and not TESTING)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG or TESTING else 31536000)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health probes speak plain HTTP to the container (issuetracker/healthprobe.py).
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG and not TESTING)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])

@@ -2,7 +2,7 @@
 
 The clients are plain Python that use Django's ``gettext`` only (no models, forms or views; they
 do need configured settings, as in the app, its tests and the Celery worker), so they can be tested
-against the local fake servers in ``boards.tests.fake_platforms`` and reused from Celery tasks and
+against the local fake servers in ``testsupport.fake_platforms`` and reused from Celery tasks and
 views alike. Every failure is turned into one of two exception classes whose ``message`` a board
 manager can read, in the language active when it is built (``LANGUAGE_CODE`` outside a request,
 e.g. in a Celery worker):

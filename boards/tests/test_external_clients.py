@@ -42,8 +42,8 @@ from boards.external.trello import (
     trello_create_card,
     trello_test_connection,
 )
-from boards.tests import fake_platforms
-from boards.tests.fake_platforms import FakeJira, FakeTrello, Reply, is_valid_adf
+from testsupport import fake_platforms
+from testsupport.fake_platforms import FakeJira, FakeTrello, Reply, is_valid_adf
 
 # Expose the shared fixtures here (an assignment, not an import, so linters do not read the
 # test parameters of the same name as redefinitions).

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from inboxes.models import Inbox
-from issuetracker.testing.mailservers import DovecotServer, ImapAccount, SmtpServer
+from testsupport.mailservers import DovecotServer, ImapAccount, SmtpServer
 
 from .factories import make_live_inbox
 

@@ -13,7 +13,7 @@ from inboxes import connection_check
 from inboxes.connection_check import inbox_check_connection
 from inboxes.models import Inbox
 from inboxes.tests.factories import make_live_inbox
-from issuetracker.testing.mailservers import SmtpServer, find_free_port
+from testsupport.mailservers import SmtpServer, find_free_port
 
 from .test_inbox_views import form_data
 

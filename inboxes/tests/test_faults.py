@@ -25,8 +25,8 @@ from conftest import require
 from inboxes import polling
 from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from inboxes.tests.factories import make_live_inbox
-from issuetracker.testing.mailservers import DovecotServer, ImapAccount
 from outbox.models import OutgoingMail
+from testsupport.mailservers import DovecotServer, ImapAccount
 from tickets.models import Ticket
 
 from .mails import make_mail

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from inboxes.imap import ImapError, ImapMailbox, ImapSettings, _internal_date, uid_set
-from issuetracker.testing.mailservers import find_free_port
+from testsupport.mailservers import find_free_port
 
 from .mails import make_mail
 

@@ -14,9 +14,9 @@ from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from inboxes.polling import due_inbox_ids, inbox_poll
 from inboxes.tasks import enqueue_due_polls, poll_inbox
 from inboxes.tests.factories import make_live_inbox
-from issuetracker.testing.mailservers import ImapAccount, find_free_port
 from outbox.models import OutgoingMail
 from standby.models import StandbyItem
+from testsupport.mailservers import ImapAccount, find_free_port
 from tickets.models import Ticket
 
 from .factories import InboxFactory

@@ -1,5 +1,5 @@
 """NFR-3: `manage.py check --deploy` is clean under production settings, and production refuses
-to start with the development secrets."""
+to start with the development secrets or without a mailer (OPS-1)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     dropped = {
         "DJANGO_SETTINGS_MODULE",
-        "TESTING",
         "DEBUG",
         "SECRET_KEY",
         "ENCRYPTION_KEY",
+        "EMAIL_URL",
         "DJANGO_ALLOW_ASYNC_UNSAFE",
     }
     clean = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -38,6 +38,7 @@ PRODUCTION = {
     "ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
     "ALLOWED_HOSTS": "tracker.example.com",
     "SITE_URL": "https://tracker.example.com",
+    "EMAIL_URL": "smtp+tls://tracker%40example.com:app-password@smtp.example.com:587",
 }
 
 
@@ -53,3 +54,16 @@ def test_production_refuses_development_secret_key():
     result = _manage("check", **env)
     assert result.returncode != 0
     assert "Set SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_mailer():
+    env = {**PRODUCTION}
+    env.pop("EMAIL_URL")
+    result = _manage("check", **env)
+    assert result.returncode != 0
+    assert "Set EMAIL_URL to the SMTP server" in result.stderr
+
+
+def test_development_runs_without_secrets_or_mailer():
+    result = _manage("check", DEBUG="true")
+    assert result.returncode == 0, result.stdout + result.stderr

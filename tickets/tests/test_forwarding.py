@@ -1,6 +1,6 @@
 """Forwarding boards to Jira Cloud and Trello (SPEC section 9, SBQ-2) against the local fake platforms.
 
-The real clients talk HTTP to ``boards.tests.fake_platforms``; nothing of ours is mocked. Celery
+The real clients talk HTTP to ``testsupport.fake_platforms``; nothing of ours is mocked. Celery
 runs eagerly, so a task retry runs again at once (the countdown is not waited for).
 """
 
@@ -877,7 +877,7 @@ def test_a_standby_retry_calls_the_platform_outside_any_transaction(
 
 
 def test_changing_the_jira_site_asks_for_the_token_again(manager_client, jira_board, fake_jira):
-    from boards.tests.fake_platforms import FakeJira
+    from testsupport.fake_platforms import FakeJira
 
     with FakeJira() as elsewhere:
         data = jira_form(fake_jira, jira_site_url=elsewhere.url, jira_api_token="")

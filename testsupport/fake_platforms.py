@@ -7,7 +7,7 @@ platforms do, answering with the platforms' own error shapes, so a client bug sh
 error a manager would see.
 
 Use them as context managers or through the ``fake_jira`` / ``fake_trello`` pytest fixtures
-(a root ``conftest.py`` can expose them with ``pytest_plugins = ["boards.tests.fake_platforms"]``)::
+(a root ``conftest.py`` can expose them with ``pytest_plugins = ["testsupport.fake_platforms"]``)::
 
     def test_something(fake_jira):
         config = fake_jira.config()

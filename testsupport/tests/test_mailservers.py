@@ -10,8 +10,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from issuetracker.testing import mailservers
-from issuetracker.testing.mailservers import (
+from testsupport import mailservers
+from testsupport.mailservers import (
     DovecotServer,
     DovecotUnavailable,
     ImapAccount,
@@ -19,7 +19,7 @@ from issuetracker.testing.mailservers import (
 )
 
 # Also registered by the root conftest (where present); pytest loads a plugin only once.
-pytest_plugins = ["issuetracker.testing.mailservers"]
+pytest_plugins = ["testsupport.mailservers"]
 
 pytestmark = pytest.mark.mailserver
 
