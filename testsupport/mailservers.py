@@ -660,6 +660,8 @@ class _SmtpHandler:
     ) -> str:
         if self._server.reject_all:
             return f"550 5.1.1 <{address}>: Recipient address rejected"
+        if self._server.take_deferral():
+            return f"451 4.7.1 <{address}>: Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -687,7 +689,8 @@ class SmtpServer:
     With ``username``/``password`` it offers AUTH PLAIN and LOGIN without TLS and, unless
     ``require_auth=False``, answers 530 to MAIL from an unauthenticated client. ``reject_all``
     answers 550 to every RCPT; ``fail_auth`` rejects every AUTH with 535. Both are read on each
-    command, so a test may flip them on a running server.
+    command, so a test may flip them on a running server. ``defer_next(n)`` answers the next ``n``
+    RCPTs with a temporary 451 (greylisting), as real servers do.
     """
 
     def __init__(
@@ -709,6 +712,7 @@ class SmtpServer:
         self._controller: _BoundController | None = None
         self._received: list[ReceivedMail] = []
         self._condition = threading.Condition()
+        self._deferrals = 0
 
     def __enter__(self) -> Self:
         self.start()
@@ -721,6 +725,17 @@ class SmtpServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def defer_next(self, times: int) -> None:
+        with self._condition:
+            self._deferrals = times
+
+    def take_deferral(self) -> bool:
+        with self._condition:
+            if self._deferrals <= 0:
+                return False
+            self._deferrals -= 1
+            return True
 
     @property
     def host(self) -> str:

@@ -192,3 +192,28 @@ def test_the_task_retries_through_celery_until_the_rows_budget_is_spent(manager,
     mail.refresh_from_db()
     assert (mail.status, mail.attempts) == (OutgoingMailStatus.FAILED, MAX_ATTEMPTS)
     assert "connection refused" in mail.last_error
+
+
+def test_a_4xx_answer_is_temporary_and_retried_through_celery_until_accepted(
+    smtp_inbox, smtp_server, django_capture_on_commit_callbacks
+):
+    from outbox.tasks import send_outgoing_mail
+
+    smtp_server.defer_next(2)  # greylisting: "451 try again later", twice
+    with django_capture_on_commit_callbacks(execute=False):
+        mail = _mail(smtp_inbox)
+    send_outgoing_mail.delay(mail.pk)
+    [received] = smtp_server.wait_for(1)
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts, mail.last_error) == (OutgoingMailStatus.SENT, 3, "")
+    assert received.message["Message-ID"] == mail.message_id  # the same mail, not a new one
+
+
+def test_a_4xx_answer_is_never_taken_as_permanent(smtp_inbox, smtp_server):
+    smtp_server.defer_next(1)
+    mail = _mail(smtp_inbox)
+    with pytest.raises(TransientSendError, match="refused the recipient"):
+        outgoing_mail_send(mail_id=mail.pk)
+    mail.refresh_from_db()
+    assert mail.status == OutgoingMailStatus.PENDING and mail.next_attempt_at > timezone.now()
+    assert outgoing_mail_send(mail_id=mail.pk) == OutgoingMailStatus.SENT
