@@ -20,7 +20,7 @@ Mail is never deleted from the server.
 from __future__ import annotations
 
 import logging
-import threading
+import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -78,8 +78,10 @@ DUE_SLACK = timedelta(seconds=5)
 
 
 # Set when the worker begins a warm shutdown (tasks.py connects it to Celery's signal): polls stop
-# at the next batch and hand their inbox back instead of running on until they are killed.
-shutdown_requested = threading.Event()
+# at the next batch and hand their inbox back instead of running on until they are killed. A
+# process-shared event, made when the worker imports its tasks and before it forks its pool, so
+# the signal that reaches only the main process (SIGTERM from a deploy) reaches every pool process.
+shutdown_requested = multiprocessing.get_context("fork").Event()
 
 
 class _Lease:

@@ -33,8 +33,9 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 
-# Tasks run inline so a test sees their effect; tests that need a real worker start one.
-CELERY_TASK_ALWAYS_EAGER = True
+# Tasks run inline so a test sees their effect; tests that need a real worker start one, and
+# give it (and whatever publishes to it) CELERY_TASK_ALWAYS_EAGER=false.
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true").lower() == "true"
 # Inline, a task's self.retry() runs the retry at once through Celery's own retry path only when
 # the eager run does not re-raise; a task that fails unexpectedly still fails its test (conftest).
 CELERY_TASK_EAGER_PROPAGATES = False

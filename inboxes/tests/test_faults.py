@@ -195,3 +195,56 @@ def test_a_real_database_error_on_one_message_is_retried_and_the_rest_taken(mana
     assert second.returncode == 0, second.stderr[-3000:]
     assert_exactly_once(message_ids)
     assert all("\\Seen" in flags for flags in dovecot.fetch_flags("dberror").values())
+
+
+def test_a_deploys_sigterm_stops_a_poll_in_a_prefork_worker_and_hands_the_inbox_back(
+    manager, dovecot, smtp_server, tmp_path
+):
+    """A real Celery worker (prefork pool, on the polling queue, against Redis) gets SIGTERM, as
+    `docker compose stop` sends it, in the middle of a long poll: the poll in the pool process
+    stops at its next batch, releases the inbox, and the worker exits well within its grace period.
+    """
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    require(broker.startswith("redis://"), "the warm-shutdown test needs Redis (set CELERY_BROKER_URL)")
+    account = new_account(dovecot, "deploy")
+    inbox = make_live_inbox(manager=manager, account=account, smtp=smtp_server)
+    BoardFactory(manager=manager, exclusive_inbox=inbox)
+    message_ids = fill_mailbox(dovecot, "deploy", 400, "deploy")
+    queue = f"polling-test-{os.getpid()}"
+    env = {**worker_env(), "CELERY_TASK_ALWAYS_EAGER": "false"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "issuetracker", "worker", "-Q", queue, "-n", f"{queue}@%h",
+         "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "worker.log", "wb"),
+    )  # fmt: skip
+    try:
+        publish = (
+            "import django; django.setup(); from inboxes.tasks import poll_inbox; "
+            f"poll_inbox.apply_async(({inbox.pk},), queue={queue!r})"
+        )
+        subprocess.run([sys.executable, "-c", publish], cwd=ROOT, env=env, check=True, timeout=60)
+        deadline = time.monotonic() + 90
+        while ProcessedEmail.objects.filter(inbox=inbox).exclude(status="received").count() < 30:
+            assert worker.poll() is None and time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.05)
+        stopped_at = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+        took = time.monotonic() - stopped_at
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert took < 20  # a batch, not the rest of a 400-message mailbox
+    inbox.refresh_from_db()
+    assert (inbox.poll_lease_token, inbox.poll_lease_until) == ("", None)  # handed back, not left to run out
+    done = ProcessedEmail.objects.filter(inbox=inbox, status=ProcessedEmailStatus.TICKET).count()
+    assert 30 <= done < 400
+    # The next poll takes the rest, every message once.
+    finished = subprocess.run(
+        [sys.executable, "manage.py", "poll_inboxes", "--once", "--inbox", str(inbox.pk)],
+        cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert_exactly_once(message_ids)

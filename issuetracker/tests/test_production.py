@@ -124,7 +124,13 @@ def site(
         production.stop_all()
 
 
-def _wait_for_mail(smtp: SmtpServer, match: Callable[[ReceivedMail], bool], what: str, timeout: float = 60) -> str:
+def _wait_for_mail(
+    smtp: SmtpServer,
+    match: Callable[[ReceivedMail], bool],
+    what: str,
+    timeout: float = 60,
+    logs: Callable[[], str] = str,
+) -> str:
     """The plain-text body of the first mail ``match`` accepts."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -135,7 +141,7 @@ def _wait_for_mail(smtp: SmtpServer, match: Callable[[ReceivedMail], bool], what
                 return str(body.get_content())
         time.sleep(0.2)
     subjects = [(m.rcpt_tos, m.message["Subject"]) for m in smtp.received]
-    raise AssertionError(f"{what}: no such mail within {timeout:g} s; received {subjects}")
+    raise AssertionError(f"{what}: no such mail within {timeout:g} s; received {subjects}\n{logs()}")
 
 
 def _to(address: str) -> Callable[[ReceivedMail], bool]:
@@ -191,7 +197,7 @@ def test_compose_services_serve_the_whole_product_with_requirements_txt_alone(
     assert response.status_code == 302, response.text[:2000]
     assert browser.get(browser.local_path(response.headers["Location"])).status_code == 200
 
-    verification = _wait_for_mail(smtp_server, _to(manager_email), "verification mail")
+    verification = _wait_for_mail(smtp_server, _to(manager_email), "verification mail", logs=site.all_logs)
     link = re.search(r"https://[^/\s]+(/accounts/confirm-email/\S+)", verification)
     assert link, verification
     # allauth signs a fresh key into the form's action each second: not always the link's own.
@@ -227,7 +233,9 @@ def test_compose_services_serve_the_whole_product_with_requirements_txt_alone(
     assert response.status_code == 200
     secret_path = re.search(r"/ticket/[0-9a-f-]{36}", response.text)
     assert secret_path, response.text[:2000]
-    confirmation = _wait_for_mail(smtp_server, _to("walter@example.org"), "public report confirmation")
+    confirmation = _wait_for_mail(
+        smtp_server, _to("walter@example.org"), "public report confirmation", logs=site.all_logs
+    )
     assert f"https://{HOST}{secret_path.group(0)}" in confirmation
     secret_page = reporter.get(secret_path.group(0))
     assert secret_page.status_code == 200
@@ -277,7 +285,7 @@ def test_compose_services_serve_the_whole_product_with_requirements_txt_alone(
             break
         assert time.monotonic() < deadline, f"the mail never became a ticket\n{site.all_logs()}"
         time.sleep(2)
-    confirmation = _wait_for_mail(smtp_server, _to("erin@example.org"), "mail ticket confirmation")
+    confirmation = _wait_for_mail(smtp_server, _to("erin@example.org"), "mail ticket confirmation", logs=site.all_logs)
     assert f"https://{HOST}/ticket/" in confirmation
 
     # --- a state change, mailed to the reporter through the inbox -------------------------------
@@ -292,6 +300,7 @@ def test_compose_services_serve_the_whole_product_with_requirements_txt_alone(
         smtp_server,
         lambda m: "erin@example.org" in m.rcpt_tos and "technician" in m.raw.decode(errors="replace"),
         "state change mail",
+        logs=site.all_logs,
     )
     assert "A technician is on the way." in state_mail
 
