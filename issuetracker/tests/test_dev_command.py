@@ -49,7 +49,11 @@ def _processes_with_marker(value: str) -> dict[int, str]:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the next `make run` could listen here. As every server does (runserver too), with
+    SO_REUSEADDR: connections of the stopped server still in TIME_WAIT do not hold the port, a
+    process still listening on it does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
