@@ -271,11 +271,21 @@ def _serving(sides: list[Side], scratch: Path) -> Iterator[None]:
         yield
 
 
+def _restart(sides_in_order: list[Side]) -> None:
+    """Stop every side's gunicorn, then start them again in the given order (same ports)."""
+    for side in sides_in_order:
+        assert side.gunicorn is not None
+        side.gunicorn.stop()
+    for side in sides_in_order:
+        assert side.gunicorn is not None
+        side.gunicorn.start()
+
+
 # -- pages -----------------------------------------------------------------------------------
 
 
 def _measure_pages(sides: list[Side], *, size: int, rounds: int) -> list[Figure]:
-    """Every page in ``rounds`` rounds of PAGE_SECONDS of paired load, after a warm-up of each."""
+    """Every page in ``rounds`` rounds of PAGE_SECONDS of paired load, each round on fresh servers."""
     side_a, side_b = sides
     endpoints: dict[str, dict[str, paired.Endpoint]] = {}
     for side in sides:
@@ -303,12 +313,15 @@ def _measure_pages(sides: list[Side], *, size: int, rounds: int) -> list[Figure]
         a, b = endpoints[side_a.letter], endpoints[side_b.letter]
         return paired.run(a[key], b[key], a["ceiling"], b["ceiling"], seconds=seconds, seed=seed)
 
-    log(f"{size:,} tickets: warming up every page on both sides")
-    for spec in PAGES:
-        measure(spec.key, WARM_UP_SECONDS, seed=0)
     pooled = {spec.key: paired.PairedRun() for spec in PAGES}
     by_round: dict[str, list[float]] = {spec.key: [] for spec in PAGES}
     for round_no in range(rounds):
+        # Fresh servers every round, started in turn A first and B first: of two servers of the
+        # same code started one after the other, the second measured about 2 % faster all run
+        # long; memory layout and CPU placement are drawn again too.
+        _restart(sides[:: 1 if round_no % 2 == 0 else -1])
+        for spec in PAGES:
+            measure(spec.key, WARM_UP_SECONDS, seed=0)
         for spec in PAGES:
             run = measure(spec.key, PAGE_SECONDS, seed=round_no + 1)
             pooled[spec.key].extend(run)
@@ -477,8 +490,9 @@ def _notes(sizes: list[int], *, rounds: int, with_intake: bool) -> list[str]:
         f"Pages: boards of {sizes_text} tickets (fixed seed, the same data on both sides). A paired client "
         f"(bench/paired.py, {paired.THREADS} threads, one connection per request) sends in each pass, in a "
         "shuffled order, A's page, B's page, A's ceiling and B's ceiling (`/bench/ceiling`, a minimal view) "
-        f"and times every answer; every status is checked. After {WARM_UP_SECONDS} s of warm-up per page, "
-        f"{rounds} rounds of {PAGE_SECONDS} s per page.",
+        f"and times every answer; every status is checked. {rounds} rounds, each on freshly started servers "
+        "(in turn A first and B first: the second of two servers started one after the other measured about "
+        f"2 % faster), {WARM_UP_SECONDS} s of warm-up per page, then {PAGE_SECONDS} s per page.",
         "B ÷ A: for each round, the geometric mean over its passes of A's time ÷ B's time (above 1: B is "
         "faster); the figure is the median over the rounds, flagged when below "
         f"{SLOWER_LIMIT}×. A ÷ ceiling and B ÷ ceiling: the side's ceiling time ÷ its page time over all "
