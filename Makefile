@@ -45,7 +45,8 @@ check-deploy: $(VENV)/.installed compile-messages
 	  ALLOWED_HOSTS=tracker.example.com SITE_URL=https://tracker.example.com EMAIL_URL=smtp+tls://smtp.example.com:587 \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
-# BENCH_ARGS=--snapshot measures the last commit instead of the working tree (see bench/__main__.py).
+# BENCH_ARGS=--snapshot measures the last commit instead of the working tree, --quick 1,000 tickets only,
+# "--compare REV" REV and the working tree side by side (see bench/__main__.py).
 bench: $(VENV)/.installed-dev compile-messages
 	$(PY) -m bench $(BENCH_ARGS)
 

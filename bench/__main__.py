@@ -7,6 +7,11 @@ Options (for working on the bench itself; `make bench` uses none):
   --no-save             print the table without writing bench/results/
   --snapshot            measure the last commit (git archive HEAD into a temporary folder), not the
                         working tree: other people's unsaved edits cannot change or break the run
+  --compare REV         measure REV (exported) and the working tree (HEAD with --snapshot) in one
+                        run, interleaved, and print each page's ratio to the ceiling side by side
+                        (bench/compare.py)
+  --rounds N            with --compare: measuring rounds per page (default 4)
+  --quick               1,000 tickets only (same as --sizes 1000)
 """
 
 from __future__ import annotations
@@ -16,68 +21,65 @@ import os
 import shutil
 import signal
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from . import load, report, server
+from .pages import PAGES, ceiling_target, page_targets
 from .util import BenchError, log
 
 # The whole run stops (cleanly) after this, whatever hangs.
 TOTAL_TIMEOUT_SECONDS = 20 * 60
-MANAGER_PAGE_TARGET = 0.10
-PUBLIC_GET_TARGET = 0.25
+COMPARE_TIMEOUT_SECONDS = 30 * 60
 GROWTH_TARGET = 1.5
 INTAKE_TARGET = 0.33
 MEMORY_FLAT_TOLERANCE = 1.10
 
 
-@dataclass(frozen=True)
-class PageSpec:
-    key: str
-    label: str
-    manager_page: bool
-    target: float | None
-
-
-PAGES = [
-    PageSpec("dashboard", "dashboard `/`", True, MANAGER_PAGE_TARGET),
-    PageSpec("board_list", "board list `/boards/`", True, MANAGER_PAGE_TARGET),
-    PageSpec("kanban", "kanban `/boards/<id>/`", True, MANAGER_PAGE_TARGET),
-    PageSpec("ticket_list", "ticket list, 2 states, by title, page 3", True, MANAGER_PAGE_TARGET),
-    PageSpec("ticket_detail", "ticket detail", True, MANAGER_PAGE_TARGET),
-    PageSpec("form_get", "public form GET `/board/<name>`", False, PUBLIC_GET_TARGET),
-    PageSpec("form_post", "public form POST (report filed, 302)", False, None),
-]
-
-
 def _timeout(signum: int, frame: FrameType | None) -> None:
-    raise BenchError(f"the bench ran longer than {TOTAL_TIMEOUT_SECONDS // 60} minutes and was stopped")
+    minutes = f"{TOTAL_TIMEOUT_SECONDS // 60} minutes, {COMPARE_TIMEOUT_SECONDS // 60} with --compare"
+    raise BenchError(f"the bench ran longer than its time limit ({minutes}) and was stopped")
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--snapshot", action="store_true")
+    parser.add_argument("--compare", default="", metavar="REV")
+    parser.add_argument("--rounds", type=int, default=0)
     parser.add_argument("--results-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    sizes = [int(size) for size in args.sizes.split(",")]
+    sizes = [1000] if args.quick else [int(size) for size in args.sizes.split(",")]
     if sizes != sorted(sizes):
         parser.error("--sizes must grow: the board is extended in place")
+    if args.rounds and not args.compare:
+        parser.error("--rounds goes with --compare")
 
-    if args.snapshot:
+    if args.snapshot and not args.compare:
         return _run_snapshot(argv)
     signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(TOTAL_TIMEOUT_SECONDS)
+    signal.alarm(COMPARE_TIMEOUT_SECONDS if args.compare else TOTAL_TIMEOUT_SECONDS)
     scratch = load.scratch_dir()
     ok = False
     try:
         _take_machine_lock()
-        text = run(args=args, sizes=sizes, scratch=scratch)
+        if args.compare:
+            from . import compare
+
+            text = compare.run_compare(
+                args=args,
+                sizes=sizes,
+                rounds=args.rounds or compare.DEFAULT_ROUNDS,
+                command=" ".join(["make bench", f'BENCH_ARGS="{" ".join(argv)}"']),
+                scratch=scratch,
+            )
+        else:
+            text = run(args=args, sizes=sizes, scratch=scratch)
         print(text)
         ok = True
         return 0
@@ -125,26 +127,23 @@ def _run_snapshot(argv: list[str]) -> int:
     """Export HEAD with git archive and run the bench from there, saving results here."""
     import subprocess
 
-    from .util import BASE_DIR, RESULTS_DIR
+    from .compare import export_commit
+    from .util import RESULTS_DIR
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short=12", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    source = Path(load.scratch_dir())
+    scratch = Path(load.scratch_dir())
     try:
-        archive = subprocess.run(
-            ["git", "archive", "--format=tar", "HEAD"], cwd=BASE_DIR, capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
-        subprocess.run([sys.executable, "bin/compile-messages"], cwd=source, capture_output=True, check=True)
+        source, commit = export_commit("HEAD", scratch / "head")
         log(f"measuring commit {commit} exported to {source}")
         child_args = [arg for arg in argv if arg != "--snapshot"] + ["--results-dir", str(RESULTS_DIR)]
         env = {**os.environ, "BENCH_GIT_COMMIT": f"{commit} (snapshot of HEAD)"}
         return subprocess.run(
             [sys.executable, "-m", "bench", *child_args], cwd=source, env=env, timeout=TOTAL_TIMEOUT_SECONDS + 60
         ).returncode
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        return 1
     finally:
-        shutil.rmtree(source, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _cleanup(scratch: Path, *, keep: bool) -> None:
@@ -180,7 +179,7 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
     import django
 
     django.setup()
-    from django.db import connection, connections
+    from django.db import connections
 
     from . import seeding
 
@@ -210,11 +209,18 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
                         load.log_in(gunicorn.url, email=seeding.MANAGER_EMAIL, password=seeding.MANAGER_PASSWORD)
                         for _thread in range(load.THREADS)
                     )
-                targets = _targets(gunicorn.url, base, detail_id, cookies)
-                load.measure(wrk, gunicorn.url, _ceiling_target())  # warm-up of the ceiling URL
+                targets = page_targets(
+                    gunicorn.url,
+                    board_id=base.measured_board_id,
+                    detail_id=detail_id,
+                    cookies=cookies,
+                    measured_board=seeding.MEASURED_BOARD,
+                    web_form_board=seeding.WEB_FORM_BOARD,
+                )
+                load.measure(wrk, gunicorn.url, ceiling_target())  # warm-up of the ceiling URL
                 for spec in PAGES:
                     ceilings[spec.key, size] = load.measure(
-                        wrk, gunicorn.url, _ceiling_target(), seconds=load.CEILING_SECONDS, warm_up=False
+                        wrk, gunicorn.url, ceiling_target(), seconds=load.CEILING_SECONDS, warm_up=False
                     )
                     page_results[spec.key, size] = load.measure(wrk, gunicorn.url, targets[spec.key])
                 removed = seeding.delete_web_form_tickets(board_id=base.web_form_board_id)
@@ -229,15 +235,14 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
         rows += _intake_rows(intake_results)
         versions["Dovecot"] = intake_results.dovecot_version
 
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        versions = {"PostgreSQL": cursor.fetchone()[0], "Redis": _redis_version(), **versions}
-    versions["gunicorn"] = _package_version("gunicorn")
+    versions = {"PostgreSQL": server.postgres_version(), "Redis": server.redis_version(), **versions}
+    versions["gunicorn"] = report.package_version("gunicorn")
     facts = report.machine_facts(versions=versions)
     text = report.document(
         title="Benchmark results",
         started=started,
-        rows=rows,
+        command="make bench",
+        table=report.table(rows),
         facts=facts,
         notes=_notes(sizes, intake_results is not None),
     )
@@ -245,46 +250,6 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
         path = report.save(text, started=started, folder=Path(args.results_dir) if args.results_dir else None)
         log(f"saved to {path} and latest.md beside it")
     return report.table(rows)
-
-
-def _ceiling_target() -> load.Target:
-    from .urls import CEILING_PATH
-
-    return load.Target(key="ceiling", label="ceiling (minimal view)", path=CEILING_PATH, marker="ok")
-
-
-def _targets(base_url: str, base: object, detail_id: int, cookies: tuple[str, ...]) -> dict[str, load.Target]:
-    from . import seeding
-
-    board = base.measured_board_id  # type: ignore[attr-defined]
-    post_cookie, post_body = load.public_form_post(base_url, seeding.WEB_FORM_BOARD)
-    return {
-        "dashboard": load.Target("dashboard", "dashboard", "/", cookies=cookies, marker="Customer portal"),
-        "board_list": load.Target("board_list", "board list", "/boards/", cookies=cookies, marker="Customer portal"),
-        "kanban": load.Target("kanban", "kanban", f"/boards/{board}/", cookies=cookies, marker="Customer portal"),
-        "ticket_list": load.Target(
-            "ticket_list",
-            "ticket list (filtered, sorted, p. 3)",
-            f"/boards/{board}/tickets/?state=new&state=in_progress&sort=title&direction=asc&page=3",
-            cookies=cookies,
-            marker="Customer portal",
-        ),
-        "ticket_detail": load.Target(
-            "ticket_detail", "ticket detail", f"/boards/{board}/tickets/{detail_id}/", cookies=cookies, marker="Closed"
-        ),
-        "form_get": load.Target(
-            "form_get", "public form GET", f"/board/{seeding.MEASURED_BOARD}", marker="csrfmiddlewaretoken"
-        ),
-        "form_post": load.Target(
-            "form_post",
-            "public form POST",
-            f"/board/{seeding.WEB_FORM_BOARD}",
-            method="POST",
-            body=post_body,
-            cookies=(post_cookie,),
-            expect_status=302,
-        ),
-    }
 
 
 def _fmt_load(result: load.LoadResult) -> str:
@@ -401,25 +366,6 @@ def _notes(sizes: list[int], with_intake: bool) -> list[str]:
             "and at 2,000 mails shows whether memory grows with the mailbox."
         )
     return notes
-
-
-def _redis_version() -> str:
-    import redis
-
-    try:
-        info = redis.Redis.from_url(server.redis_base_url() + "/5", socket_timeout=5).info("server")
-        return str(info["redis_version"])
-    except redis.RedisError:
-        return "unknown"
-
-
-def _package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ def dovecot_version() -> str:
     return result.stdout.split()[0] if result.stdout else "unknown"
 
 
-def _append_all(server: object, username: str, messages: list[bytes]) -> None:
+def append_all(server: object, username: str, messages: list[bytes]) -> None:
     with server.connect(username) as client:  # type: ignore[attr-defined]
         for raw in messages:
             status, data = client.append("INBOX", None, None, raw)
@@ -85,42 +85,20 @@ def _append_all(server: object, username: str, messages: list[bytes]) -> None:
                 raise BenchError(f"IMAP APPEND failed: {data!r}")
 
 
-def _create_inbox(*, username: str, port: int, label: str) -> int:
-    """A manager of its own with keyword boards, and an Inbox on the Dovecot user (no SSL: loopback)."""
-    from allauth.account.models import EmailAddress
-
-    from accounts.models import Manager
-    from boards.models import Board, Keyword
-    from inboxes.models import Inbox
-
-    manager = Manager.objects.create_user(f"intake-{label}@example.com", "bench-password-2026", name=f"Intake {label}")
-    EmailAddress.objects.create(user=manager, email=manager.email, verified=True, primary=True)
-    for name, keywords in mailbox.KEYWORDS.items():
-        board = Board.objects.create(manager=manager, name=name.capitalize(), unique_name=f"intake-{label}-{name}")
-        for text in keywords:
-            Keyword.objects.create(manager=manager, board=board, text=text)
-    inbox = Inbox(
-        manager=manager,
-        name=f"Support {label}",
-        imap_host="127.0.0.1",
-        imap_port=port,
-        imap_username=username,
-        imap_use_ssl=False,
-        # Confirmations are queued in the outbox; no worker sends them during the bench.
-        smtp_host="127.0.0.1",
-        smtp_port=2525,
-        smtp_use_starttls=False,
-        from_address=f"support-{label}@tracker.example",
-    )
-    inbox.set_imap_password(PASSWORD)
-    inbox.save()
-    return inbox.pk
+def mark_all_unseen(server: object, username: str) -> None:
+    """Take the \\Seen flag off every message: the next first poll of a new Inbox takes them all in."""
+    with server.connect(username) as client:  # type: ignore[attr-defined]
+        client.select("INBOX")
+        status, data = client.uid("STORE", "1:*", "-FLAGS.SILENT", r"(\Seen)")
+        if status != "OK":
+            raise BenchError(f"IMAP STORE -FLAGS failed: {data!r}")
 
 
-def _worker(env: dict[str, str], *args: str) -> IntakeRun:
+def run_worker(env: dict[str, str], *args: str, cwd: Path = BASE_DIR) -> IntakeRun:
+    """``python -m bench.intake_worker ARGS`` in ``cwd`` (the folder whose code it measures)."""
     result = subprocess.run(
         [sys.executable, "-m", "bench.intake_worker", *args],
-        cwd=BASE_DIR,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -156,21 +134,24 @@ def run_intake(*, env: dict[str, str], scratch: Path) -> IntakeResults:
         log(f"Dovecot on 127.0.0.1:{server.port}; appending the mailboxes")
         server.add_user("small", PASSWORD)
         server.add_user("full", PASSWORD)
-        _append_all(server, "small", messages[:SMALL])
-        _append_all(server, "full", messages)
-        small_inbox = _create_inbox(username="small", port=server.port, label="small")
-        full_inbox = _create_inbox(username="full", port=server.port, label="full")
+        append_all(server, "small", messages[:SMALL])
+        append_all(server, "full", messages)
         from django.db import connections
+
+        from . import seeding
+
+        small_inbox = seeding.seed_intake_inbox(username="small", port=server.port, label="small", password=PASSWORD)
+        full_inbox = seeding.seed_intake_inbox(username="full", port=server.port, label="full", password=PASSWORD)
 
         connections.close_all()
 
         bare_args = ("bare", "127.0.0.1", str(server.port), "full", PASSWORD)
-        warmup = _worker(env, *bare_args)
-        bare = _worker(env, *bare_args)
+        warmup = run_worker(env, *bare_args)
+        bare = run_worker(env, *bare_args)
         log(f"bare fetch+parse: {bare.rate:.0f} msg/s (warm-up pass {warmup.rate:.0f} msg/s)")
-        product_small = _worker(env, "product", str(small_inbox))
+        product_small = run_worker(env, "product", str(small_inbox))
         log(f"product intake, {SMALL} messages: {product_small.rate:.0f} msg/s, peak RSS {product_small.hwm_kb} KiB")
-        product_full = _worker(env, "product", str(full_inbox))
+        product_full = run_worker(env, "product", str(full_inbox))
         log(
             f"product intake, {FULL} messages: {product_full.rate:.0f} msg/s, peak RSS {product_full.hwm_kb} KiB,"
             f" outcomes {product_full.outcomes}"

@@ -63,10 +63,19 @@ def _memory() -> str:
     return "unknown"
 
 
-def machine_facts(*, versions: dict[str, str]) -> list[tuple[str, str]]:
+def package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def machine_facts(*, versions: dict[str, str], commit: str = "") -> list[tuple[str, str]]:
     import django
 
-    commit = os.environ.get("BENCH_GIT_COMMIT", "")
+    commit = commit or os.environ.get("BENCH_GIT_COMMIT", "")
     if not commit:
         commit = _run("git", "rev-parse", "--short=12", "HEAD") or "unknown"
         if _run("git", "status", "--porcelain", "--untracked-files=no"):
@@ -84,13 +93,15 @@ def machine_facts(*, versions: dict[str, str]) -> list[tuple[str, str]]:
     return facts
 
 
-def document(*, title: str, started: datetime, rows: list[Row], facts: list[tuple[str, str]], notes: list[str]) -> str:
+def document(
+    *, title: str, started: datetime, command: str, table: str, facts: list[tuple[str, str]], notes: list[str]
+) -> str:
     parts = [
         f"# {title}",
         "",
-        f"Run started {started:%Y-%m-%d %H:%M} UTC with `make bench`.",
+        f"Run started {started:%Y-%m-%d %H:%M} UTC with `{command}`.",
         "",
-        table(rows),
+        table,
         "",
         "## Machine",
         "",
@@ -106,14 +117,15 @@ def document(*, title: str, started: datetime, rows: list[Row], facts: list[tupl
     return "\n".join(parts)
 
 
-def save(text: str, *, started: datetime, folder: Path | None = None) -> Path:
+def save(text: str, *, started: datetime, folder: Path | None = None, prefix: str = "") -> Path:
+    """``<prefix><date>.md`` and a copy as ``<prefix>latest.md`` (comparisons: ``compare-``)."""
     folder = folder or RESULTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{started:%Y-%m-%d-%H%M}.md"
+    path = folder / f"{prefix}{started:%Y-%m-%d-%H%M}.md"
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(path)
-    shutil.copyfile(path, folder / "latest.md")
+    shutil.copyfile(path, folder / f"{prefix}latest.md")
     return path
 
 

@@ -10,6 +10,13 @@ detail page) stays the same between the two runs.
 Board counters (``Board.count_<state>``) are written from the rows themselves after each batch,
 exactly the numbers ``tickets.services`` would have kept, and the tables are VACUUM ANALYZEd,
 as autovacuum would have done on a live site long before a board reached that size.
+
+Where the product's code is imported: the block right below, the only one of this module, and
+``bench/intake_worker.py`` (the parser and ``inbox_poll``). When models or services move between
+apps, these are the lines to change. Because of them, import this module only after
+``django.setup()``. ``bench compare`` runs each commit's own copy of this module in that
+commit's folder (through ``bench/side.py``), so an older commit seeds with its older paths; what
+``bench/side.py`` calls here (names and keyword arguments) is the interface to keep.
 """
 
 from __future__ import annotations
@@ -19,9 +26,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from allauth.account.models import EmailAddress
+from django.contrib.sessions.models import Session
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+
+# The product's code: every import of it in the bench's data code (see the module docstring).
+from accounts.models import Manager
+from boards.models import Board, Keyword
+from inboxes.models import Inbox
+from outbox.models import OutgoingMail
+from tickets.models import StateChange, Ticket
 
 SEED = 20260601
 BATCH_SIZE = 2_000
@@ -191,11 +207,6 @@ def _path_to(state: str, rng: random.Random) -> list[tuple[str, str]]:
 
 def seed_base(*, ticket_board_stop_hint: int = 0) -> SeededData:
     """The manager, their boards (one archived) and keywords; idempotent for a fresh database."""
-    from allauth.account.models import EmailAddress
-
-    from accounts.models import Manager
-    from boards.models import Board, Keyword
-
     rng = random.Random(SEED)
     manager = Manager.objects.create_user(MANAGER_EMAIL, MANAGER_PASSWORD, name="Bench Manager")
     manager.timezone = "Europe/Warsaw"
@@ -227,8 +238,6 @@ def seed_base(*, ticket_board_stop_hint: int = 0) -> SeededData:
         for _n in range(40):
             created = now - timedelta(hours=rng.randint(1, 24 * 60))
             side.append(_side_ticket(boards[unique_name], rng, created))
-    from tickets.models import Ticket
-
     Ticket.objects.bulk_create(side, batch_size=BATCH_SIZE)
     old = boards["old-website"]
     Board.objects.filter(pk=old.pk).update(is_archived=True, archived_at=now - timedelta(days=30))
@@ -245,8 +254,6 @@ def seed_base(*, ticket_board_stop_hint: int = 0) -> SeededData:
 
 
 def _side_ticket(board: object, rng: random.Random, created: datetime) -> object:
-    from tickets.models import Ticket
-
     return Ticket(
         uuid=uuid.UUID(int=rng.getrandbits(128), version=4),
         board=board,
@@ -263,8 +270,6 @@ def _side_ticket(board: object, rng: random.Random, created: datetime) -> object
 
 def seed_board_tickets(*, board_id: int, manager_id: int, start: int, stop: int, now: datetime) -> None:
     """Tickets ``start`` … ``stop - 1`` of the measured board, with their state changes."""
-    from tickets.models import StateChange, Ticket
-
     newest = now - NEWEST_TICKET_AGE
     for batch_start in range(start, stop, BATCH_SIZE):
         batch_stop = min(batch_start + BATCH_SIZE, stop)
@@ -316,9 +321,6 @@ def seed_board_tickets(*, board_id: int, manager_id: int, start: int, stop: int,
 
 def recount_board(board_id: int) -> None:
     """Set the counters to what tickets.services would have kept them at (one per state, internal only)."""
-    from boards.models import Board
-    from tickets.models import Ticket
-
     counts = dict(
         Ticket.objects.internal().filter(board_id=board_id).values_list("state").annotate(n=Count("id")).order_by()
     )
@@ -334,8 +336,6 @@ def recount_board(board_id: int) -> None:
 
 def detail_ticket_id(*, board_id: int) -> int:
     """A ticket among the newest 1,000 that went through two moves: a detail page with a timeline."""
-    from tickets.models import Ticket
-
     ticket = (
         Ticket.objects.filter(board_id=board_id, state="closed")
         .order_by("-created_at", "-id")
@@ -347,8 +347,8 @@ def detail_ticket_id(*, board_id: int) -> int:
 def vacuum_analyze() -> None:
     """What autovacuum does on a live site: fresh planner statistics and visibility map."""
     with connection.cursor() as cursor:
-        for table in ("tickets_ticket", "tickets_statechange", "boards_board", "django_session"):
-            cursor.execute(f"VACUUM ANALYZE {table}")
+        for model in (Ticket, StateChange, Board, Session):
+            cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         # Write the seeded pages out now: otherwise the checkpointer does it during the first
         # measurements after a large seed and slows them (and their ceiling) down.
         cursor.execute("CHECKPOINT")
@@ -356,12 +356,37 @@ def vacuum_analyze() -> None:
 
 def delete_web_form_tickets(*, board_id: int) -> int:
     """Remove what the public-form POST run created, so both sizes see the same data set."""
-    from outbox.models import OutgoingMail
-    from tickets.models import Ticket
-
     with transaction.atomic():
         tickets = Ticket.objects.filter(board_id=board_id)
         OutgoingMail.objects.filter(ticket__in=tickets).delete()
         deleted, _by_model = tickets.delete()
     recount_board(board_id)
     return deleted
+
+
+def seed_intake_inbox(*, username: str, port: int, label: str, password: str) -> int:
+    """A manager of its own with keyword boards, and an Inbox on the Dovecot user (no SSL: loopback)."""
+    from .mailbox import KEYWORDS
+
+    manager = Manager.objects.create_user(f"intake-{label}@example.com", MANAGER_PASSWORD, name=f"Intake {label}")
+    EmailAddress.objects.create(user=manager, email=manager.email, verified=True, primary=True)
+    for name, keywords in KEYWORDS.items():
+        board = Board.objects.create(manager=manager, name=name.capitalize(), unique_name=f"intake-{label}-{name}")
+        for text in keywords:
+            Keyword.objects.create(manager=manager, board=board, text=text)
+    inbox = Inbox(
+        manager=manager,
+        name=f"Support {label}",
+        imap_host="127.0.0.1",
+        imap_port=port,
+        imap_username=username,
+        imap_use_ssl=False,
+        # Confirmations are queued in the outbox; no worker sends them during the bench.
+        smtp_host="127.0.0.1",
+        smtp_port=2525,
+        smtp_use_starttls=False,
+        from_address=f"support-{label}@tracker.example",
+    )
+    inbox.set_imap_password(password)
+    inbox.save()
+    return inbox.pk

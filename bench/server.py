@@ -25,6 +25,11 @@ from .util import BASE_DIR, BenchError, log
 
 HOST = "127.0.0.1"
 DB_NAME = "issuetracker_bench"
+# The older commit's database in `--compare REV`; the newer side keeps DB_NAME (bench.profile's).
+REV_DB_NAME = "issuetracker_bench_rev"
+# Cache and broker databases of Redis: (5, 6) for the measured tree, (7, 8) for REV's side.
+REDIS_DBS = (5, 6)
+REV_REDIS_DBS = (7, 8)
 GUNICORN_WORKERS = 2  # the issue's baseline: 2 sync workers on a 2-core machine
 STARTUP_TIMEOUT = 30.0
 
@@ -44,26 +49,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def recreate_database() -> str:
-    """Drop and create ``issuetracker_bench``; returns its DATABASE_URL."""
+def recreate_database(name: str = DB_NAME) -> str:
+    """Drop and create one of the bench's fixed databases; returns its DATABASE_URL.
+
+    The names are fixed (``issuetracker_bench``, and ``REV_DB_NAME`` for a comparison) so that
+    nothing accumulates; the machine lock in ``bench.__main__`` keeps two runs from sharing them.
+    """
     base = postgres_base_url()
     try:
         with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
     except psycopg.OperationalError as exc:
         raise BenchError(f"PostgreSQL is not reachable at {base} ({exc}).") from exc
-    return f"{base}/{DB_NAME}"
+    return f"{base}/{name}"
 
 
-def product_environment(*, database_url: str, static_root: Path, port: int) -> dict[str, str]:
+def postgres_version() -> str:
+    try:
+        with psycopg.connect(f"{postgres_base_url()}/postgres", connect_timeout=5) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.OperationalError:
+        return "unknown"
+    return str(row[0]) if row else "unknown"
+
+
+def product_environment(
+    *, database_url: str, static_root: Path, port: int, redis_dbs: tuple[int, int] = REDIS_DBS
+) -> dict[str, str]:
     """The environment of a production deployment, with secrets generated for this run only."""
     redis = redis_base_url()
+    cache_db, broker_db = redis_dbs
     env = {
         key: value
         for key, value in os.environ.items()
-        # Nothing of a developer's shell may change what is measured.
-        if not key.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "RATE_LIMIT", "EMAIL_"))
+        # Nothing of a developer's shell may change what is measured, nor which tree's code
+        # a process imports (each side of a comparison runs from its own folder).
+        if not key.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_", "RATE_LIMIT", "EMAIL_", "PYTHONPATH"))
     }
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
@@ -76,8 +98,8 @@ def product_environment(*, database_url: str, static_root: Path, port: int) -> d
         ALLOWED_HOSTS=HOST,
         SITE_URL=f"http://{HOST}:{port}",
         DATABASE_URL=database_url,
-        CACHE_URL=f"{redis}/5",
-        CELERY_BROKER_URL=f"{redis}/6",
+        CACHE_URL=f"{redis}/{cache_db}",
+        CELERY_BROKER_URL=f"{redis}/{broker_db}",
         RATE_LIMIT_ENABLED="false",
         # The bench's Dovecot runs on 127.0.0.1, which production refuses as an inbox host.
         INBOX_ALLOW_PRIVATE_HOSTS="true",
@@ -92,21 +114,31 @@ def product_environment(*, database_url: str, static_root: Path, port: int) -> d
 
 
 def flush_redis_databases() -> None:
-    """Empty the bench's own cache (5) and broker (6) databases: tasks queued by the run have no worker."""
+    """Empty the bench's own cache and broker databases: tasks queued by the run have no worker."""
     import redis
 
     base = redis_base_url()
-    for db in (5, 6):
+    for db in (*REDIS_DBS, *REV_REDIS_DBS):
         try:
             redis.Redis.from_url(f"{base}/{db}", socket_timeout=5).flushdb()
         except redis.RedisError as exc:
             raise BenchError(f"Redis is not reachable at {base} ({exc}).") from exc
 
 
-def manage(env: dict[str, str], *args: str, timeout: float = 300) -> None:
+def redis_version() -> str:
+    import redis
+
+    try:
+        info = redis.Redis.from_url(f"{redis_base_url()}/{REDIS_DBS[0]}", socket_timeout=5).info("server")
+        return str(info["redis_version"])
+    except redis.RedisError:
+        return "unknown"
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 300, cwd: Path = BASE_DIR) -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -117,10 +149,10 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> None:
 
 
 class Gunicorn:
-    """gunicorn with sync workers on 127.0.0.1:<port>, in its own process group."""
+    """gunicorn with sync workers on 127.0.0.1:<port>, in its own process group, serving ``cwd``'s code."""
 
-    def __init__(self, *, env: dict[str, str], port: int, log_path: Path) -> None:
-        self.env, self.port, self.log_path = env, port, log_path
+    def __init__(self, *, env: dict[str, str], port: int, log_path: Path, cwd: Path = BASE_DIR) -> None:
+        self.env, self.port, self.log_path, self.cwd = env, port, log_path, cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -158,7 +190,7 @@ class Gunicorn:
                     # other gunicorn of this user, e.g. a developer's own.
                     "--no-control-socket",
                 ],
-                cwd=BASE_DIR,
+                cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
