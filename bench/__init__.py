@@ -6,7 +6,10 @@ free port of 127.0.0.1, loads each page with wrk, measures e-mail intake from a 
 and prints one Markdown table. Every figure is a ratio to a ceiling measured in the same run,
 because absolute numbers only describe the machine.
 
-Modules: ``seeding`` (data), ``server`` (database, gunicorn), ``load`` (wrk), ``mailbox``
-(the generated support mails), ``intake`` + ``intake_worker`` (IMAP fetch rates, worker
-memory), ``report`` (table and machine facts), ``profile`` (pyinstrument on one page).
+Modules: ``seeding`` (data), ``server`` (database, gunicorn), ``pages`` (the measured URLs),
+``load`` (wrk), ``mailbox`` (the generated support mails), ``intake`` + ``intake_worker`` (IMAP
+fetch rates, worker memory), ``report`` (table and machine facts), ``profile`` (pyinstrument on
+one page). ``python -m bench --compare REV`` measures two commits side by side: ``compare``
+(orchestration), ``side`` (seeding steps run in each commit's own folder), ``paired`` (the
+client that alternates between the two servers).
 """

@@ -43,7 +43,7 @@ PAGE_SECONDS = 4
 WARM_UP_SECONDS = 1
 # Per intake pass, the first messages of bench/mailbox.py's 2,000: more, shorter passes.
 INTAKE_MAILS = 1_000
-INTAKE_ROUNDS = 4
+INTAKE_ROUNDS = 6
 # Hash randomisation off, the same on both sides: otherwise each gunicorn arbiter draws its own
 # seed, and dict and set layouts differ between two servers of the same code.
 HASH_SEED = "0"
