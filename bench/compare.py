@@ -355,7 +355,7 @@ def _measure_intake(sides: list[Side]) -> tuple[list[Figure], str]:
     manager, so every pass is a first poll of the same mailbox (no duplicate Message-IDs, no
     stored UID). Running A and B at the same time puts both under the same load from elsewhere.
     """
-    from issuetracker.testing.mailservers import DovecotServer, DovecotUnavailable
+    from testsupport.mailservers import DovecotServer, DovecotUnavailable
 
     intake.ensure_dovecot()
     messages = mailbox.generate(INTAKE_MAILS)
