@@ -92,6 +92,20 @@ def lease_claim(
     return Claim(pk=pk, token=token, fields=fields, model=queryset.model)
 
 
+def lease_overdue_ids(
+    queryset: QuerySet[Any], *, fields: LeaseFields, due: str, grace: timedelta, limit: int, now: datetime | None = None
+) -> list[Any]:
+    """Rows of ``queryset`` that nobody holds and that were due more than ``grace`` ago: the
+    wake-up task that should have taken them was lost (broker down, worker killed). The drains
+    hand them to their task again; the claim keeps a late original and the drain from both acting."""
+    now = now or timezone.now()
+    return list(
+        queryset.filter(free_now(fields, now), **{f"{due}__lte": now - grace})
+        .order_by(due, "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
 class LeaseLostError(Exception):
     """Another worker holds the row now (ours ran out, or the row is gone)."""
 

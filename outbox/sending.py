@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from inboxes.models import Inbox
 from issuetracker.crypto import DecryptionError
 from issuetracker.hosts import InternalHostError, ensure_public_host
-from issuetracker.leases import Claim, LeaseFields, free_now, lease_claim
+from issuetracker.leases import Claim, LeaseFields, lease_claim, lease_overdue_ids
 from issuetracker.network import describe_network_error
 
 from .models import OutgoingMail, OutgoingMailStatus
@@ -192,13 +192,11 @@ def _fail(claim: Claim, mail: OutgoingMail, reason: str) -> OutgoingMailStatus:
 
 def outgoing_mail_stalled_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Pending rows whose wake-up was missed: due for a while, and nobody holds them."""
-    now = now or timezone.now()
-    return list(
-        OutgoingMail.objects.filter(
-            free_now(LEASE_FIELDS, now),
-            status=OutgoingMailStatus.PENDING,
-            next_attempt_at__lte=now - STALLED_AFTER,
-        )
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
+    return lease_overdue_ids(
+        OutgoingMail.objects.filter(status=OutgoingMailStatus.PENDING),
+        fields=LEASE_FIELDS,
+        due="next_attempt_at",
+        grace=STALLED_AFTER,
+        limit=limit,
+        now=now,
     )

@@ -43,7 +43,7 @@ from boards.external import (
 from boards.models import ExternalPlatform
 from boards.platforms import PlatformConfig, board_external_credentials, external_timeout, refuse_private_site
 from inboxes.models import ProcessedEmail
-from issuetracker.leases import Claim, LeaseFields, free_now, lease_claim
+from issuetracker.leases import Claim, LeaseFields, lease_claim, lease_overdue_ids
 from standby.models import StandbyItem, StandbyReason
 
 from .errors import ForwardingError
@@ -203,15 +203,13 @@ def forward_record(ticket: Ticket, claim: Claim, *, platform: str, issue: Extern
 
 def ticket_forward_stalled_ids(*, now: datetime | None = None, limit: int = 200) -> list[int]:
     """Pending stubs whose task was lost: due for a while, and nobody holds them."""
-    now = now or timezone.now()
-    return list(
-        Ticket.objects.filter(
-            free_now(LEASE_FIELDS, now),
-            forward_status=ForwardStatus.PENDING,
-            forward_next_attempt_at__lte=now - STALLED_AFTER,
-        )
-        .order_by("forward_next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
+    return lease_overdue_ids(
+        Ticket.objects.filter(forward_status=ForwardStatus.PENDING),
+        fields=LEASE_FIELDS,
+        due="forward_next_attempt_at",
+        grace=STALLED_AFTER,
+        limit=limit,
+        now=now,
     )
 
 
