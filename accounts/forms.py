@@ -91,12 +91,16 @@ class SuspendMessageForm(forms.Form):
 class SuspendPasswordForm(forms.Form):
     password = forms.CharField(label=_("Your password"), widget=forms.PasswordInput)
 
-    def __init__(self, *args: Any, manager: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, manager: Any, too_many_attempts: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.manager = manager
+        self.too_many_attempts = too_many_attempts
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
+        # Checked before the password, so a refused attempt never tells whether the guess was right.
+        if self.too_many_attempts:
+            raise ValidationError(_("Too many wrong passwords. Try again in a few minutes."))
         if not self.manager.check_password(password):
             raise ValidationError(_("The password is not correct."))
         return password

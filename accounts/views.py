@@ -12,11 +12,15 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from issuetracker.ratelimit import window_hit, window_unhit
+
 from . import login_throttle
 from .forms import ProfileForm, ResendVerificationForm, SuspendConfirmForm, SuspendMessageForm, SuspendPasswordForm
 from .services import email_verification_resend, manager_suspend, manager_update_profile
 
 _WIZARD_KEY = "suspend_wizard"
+SUSPEND_PASSWORD_ATTEMPTS = 5
+SUSPEND_PASSWORD_WINDOW_SECONDS = 15 * 60
 
 
 @login_required
@@ -74,9 +78,15 @@ def suspend(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:suspend")
 
     if step == "password":
-        form = SuspendPasswordForm(request.POST, manager=manager)
+        # A stolen session must not become a password oracle: wrong passwords here are limited per
+        # account, and the owner's right one is not counted.
+        attempt = window_hit(f"suspend-password:{manager.pk}", SUSPEND_PASSWORD_WINDOW_SECONDS)
+        form = SuspendPasswordForm(
+            request.POST, manager=manager, too_many_attempts=attempt.count > SUSPEND_PASSWORD_ATTEMPTS
+        )
         if not form.is_valid():
             return render(request, "accounts/suspend.html", {"step": "password", "form": form})
+        window_unhit(attempt)
         request.session[_WIZARD_KEY] = {**state, "password_ok": True}
         return render(
             request,

@@ -199,6 +199,31 @@ def test_suspend_wizard_rejects_a_wrong_password(manager_client, manager):
     assert not manager.is_suspended
 
 
+def test_suspend_wizard_password_is_not_a_password_oracle(manager_client, manager, other_manager):
+    """A stolen session cannot guess the password at the wizard's password step: after five wrong
+    passwords even the right one is refused for a while, with the same answer, and the owner's
+    earlier right answers were never counted. Another account is not affected."""
+    from django.test import Client
+
+    from accounts.views import SUSPEND_PASSWORD_ATTEMPTS
+
+    other_client = Client()
+    other_client.force_login(other_manager)
+    _step(manager_client, "message", suspension_message="Bye")
+    for _ in range(2):
+        assert _step(manager_client, "password", password=DEFAULT_PASSWORD).context["step"] == "confirm"
+    for _ in range(SUSPEND_PASSWORD_ATTEMPTS):
+        wrong = _step(manager_client, "password", password="a-guess")
+        assert wrong.context["step"] == "password" and "The password is not correct." in wrong.content.decode()
+    refused = _step(manager_client, "password", password=DEFAULT_PASSWORD)
+    assert refused.context["step"] == "password"
+    assert "Too many wrong passwords" in refused.content.decode()
+    _step(other_client, "message", suspension_message="Bye")
+    assert _step(other_client, "password", password=DEFAULT_PASSWORD).context["step"] == "confirm"
+    manager.refresh_from_db()
+    assert not manager.is_suspended
+
+
 def test_suspend_wizard_requires_the_confirmation_box(manager_client, manager):
     _step(manager_client, "message", suspension_message="Bye")
     _step(manager_client, "password", password=DEFAULT_PASSWORD)
