@@ -94,7 +94,6 @@ def forward_claim(*, ticket_id: int, from_status: str) -> tuple[Claim, Ticket] |
         pk=ticket_id,
         fields=LEASE_FIELDS,
         duration=FORWARD_CLAIM,
-        forward_last_attempt_at=timezone.now(),
     )
     if claim is None:
         return None

@@ -99,7 +99,6 @@ class Ticket(models.Model):
     forward_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     forward_claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     forward_attempts = models.PositiveIntegerField(default=0, editable=False)
-    forward_last_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the next attempt is due (backoff after a temporary failure); the beat drain reads it.
     forward_next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
 

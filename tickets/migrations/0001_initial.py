@@ -84,7 +84,6 @@ class Migration(migrations.Migration):
                 ("forward_claimed_until", models.DateTimeField(blank=True, editable=False, null=True)),
                 ("forward_claim_token", models.CharField(blank=True, default="", editable=False, max_length=32)),
                 ("forward_attempts", models.PositiveIntegerField(default=0, editable=False)),
-                ("forward_last_attempt_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 ("forward_next_attempt_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 (
                     "board",
