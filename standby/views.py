@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from tickets.services import TicketError
+from tickets.errors import TicketError
 
 from .forms import StandbyAssignForm
 from .models import StandbyItem, StandbyReason

@@ -25,8 +25,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .emails import secret_link
+from .errors import TicketError
 from .models import ReporterMessage, StateChange, Ticket, TicketState
-from .services import TicketError, ticket_change_state, ticket_delete_unhandled
+from .services import ticket_change_state, ticket_delete_unhandled
 
 # Per-ticket refusal messages shown after an action; more than this would flood the page.
 MAX_REFUSAL_MESSAGES = 10

@@ -19,10 +19,11 @@ from boards.models import Board
 from issuetracker.ratelimit import client_ip, reporter_address_allowed
 
 from .emails import secret_link
+from .errors import BoardClosedError
 from .models import Ticket, TicketSource
 from .public_forms import PublicTicketForm
 from .selectors import reporter_messages
-from .services import BoardClosedError, ticket_create
+from .services import ticket_create
 
 logger = logging.getLogger(__name__)
 

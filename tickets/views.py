@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 from accounts.services import manager_set_ticket_page_size
 from boards.selectors import board_for_manager_or_404
 
+from .errors import TicketError
 from .forms import StateChangeForm, TicketFilterForm
 from .models import Ticket, TicketState
 from .selectors import reporter_messages, ticket_list, ticket_list_known_count, ticket_timeline
-from .services import TicketError, ticket_change_state
+from .services import ticket_change_state
 
 
 class CountedPaginator(Paginator):
