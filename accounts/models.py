@@ -20,6 +20,15 @@ def is_valid_timezone(name: str) -> bool:
     return name in zoneinfo.available_timezones()
 
 
+class NotificationMode(models.TextChoices):
+    """How a manager hears of new tickets, reporters' messages and failing inboxes (THR-8)."""
+
+    EACH = "each", _("A mail for each event")
+    HOURLY = "hourly", _("One digest mail an hour")
+    DAILY = "daily", _("One digest mail a day")
+    OFF = "off", _("No mail")
+
+
 class ManagerQuerySet(models.QuerySet["Manager"]):
     def active(self) -> ManagerQuerySet:
         return self.filter(is_active=True, is_suspended=False)
@@ -61,6 +70,14 @@ class Manager(AbstractBaseUser, PermissionsMixin):
     suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
     date_joined = models.DateTimeField(_("date joined"), default=django_timezone.now)
     ticket_page_size = models.PositiveSmallIntegerField(_("tickets per page"), default=25)
+    # The language of mail to this manager, and of mail to reporters through their inboxes unless
+    # an inbox sets its own (THR-9); empty: the site's default language.
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
+    notification_mode = models.CharField(
+        _("notifications"), max_length=10, choices=NotificationMode.choices, default=NotificationMode.EACH
+    )
+    # When the last digest went out; the next one waits a full period after it.
+    notifications_digest_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ManagerManager()
 
@@ -75,6 +92,10 @@ class Manager(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 condition=models.Q(is_suspended=False) | ~models.Q(suspension_message=""),
                 name="manager_suspension_has_message",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(notification_mode__in=NotificationMode.values),
+                name="manager_notification_mode_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(ticket_page_size__in=[10, 25, 50]),

@@ -46,6 +46,8 @@ class Inbox(models.Model):
         _("polling interval"), choices=PollInterval.choices, default=PollInterval.FIVE_MINUTES
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # The language of mail to reporters who write to this inbox (THR-9); empty: the owner's language.
+    language = models.CharField(_("language of mail to reporters"), max_length=10, blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     # Polling state (ING-1, INB-4). The lease is the claim that keeps two workers off one inbox.
@@ -140,6 +142,9 @@ class ProcessedEmail(models.Model):
     message_id = models.CharField(_("Message-ID"), max_length=255, blank=True, default="")
     subject = models.CharField(_("subject"), max_length=998, blank=True, default="")
     sender_email = models.CharField(_("sender"), max_length=320, blank=True, default="")
+    # SHA-256 of sender, subject and body: a message without a Message-ID is the same message as
+    # an earlier one only when all three match (THR-5). Empty until parsed.
+    content_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     # When the mail server received it (IMAP INTERNALDATE); the duplicate window is measured on it.
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     status = models.CharField(
@@ -181,10 +186,13 @@ class ProcessedEmail(models.Model):
                 condition=models.Q(status__in=[ProcessedEmailStatus.RECEIVED, ProcessedEmailStatus.FAILED]),
                 name="processedemail_unfinished",
             ),
-            # The duplicate window (ING-4) compares with mail that created something.
+            # Recent mail of the same sender (THR-4, THR-5): a follow-up with the same subject joins
+            # what the earlier one created; the same content without a Message-ID is a duplicate.
             models.Index(
                 fields=["inbox", "sender_email", "received_at"],
-                condition=models.Q(status__in=[ProcessedEmailStatus.TICKET, ProcessedEmailStatus.QUEUED]),
+                condition=models.Q(
+                    status__in=[ProcessedEmailStatus.TICKET, ProcessedEmailStatus.QUEUED, ProcessedEmailStatus.REPLY]
+                ),
                 name="processedemail_sender_window",
             ),
             # SET_NULL when tickets are deleted with their board.

@@ -18,6 +18,10 @@ class OutgoingMailKind(models.TextChoices):
     TICKET_CREATED = "ticket_created", _("Ticket created")
     STATE_CHANGED = "state_changed", _("State changed")
     SUSPENSION_REPLY = "suspension_reply", _("Suspension auto-reply")
+    # A manager's message to the reporter from the ticket page (THR-2).
+    REPLY = "reply", _("Reply")
+    # Mail to a manager about their workspace: a new ticket, a reporter's message, a failing inbox (THR-8).
+    NOTIFICATION = "notification", _("Notification")
     # Verification and password-reset mail (ACC-8): its body carries a single-use link, so it is
     # blanked once the mail is sent, and never shown in the admin.
     ACCOUNT = "account", _("Account mail")
@@ -53,6 +57,9 @@ class OutgoingMail(models.Model):
     )
     from_email = models.CharField(_("from"), max_length=320)
     to_email = models.EmailField(_("to"))
+    # to_email in the one spelling all its equivalent forms share (issuetracker.mailboxes), so the
+    # hourly limit on automatic mail (THR-6) counts a person once however they write their address.
+    to_mailbox = models.CharField(max_length=320, blank=True, default="", editable=False)
     subject = models.CharField(_("subject"), max_length=998)
     body = models.TextField(_("body"))
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
@@ -88,6 +95,7 @@ class OutgoingMail(models.Model):
                 name="outgoingmail_pending_due",
             ),
             models.Index(fields=["inbox", "status"], name="outgoingmail_inbox_status"),
+            models.Index(fields=["to_mailbox", "created_at"], name="outgoingmail_mailbox_created"),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from inboxes.models import Inbox
+from issuetracker.mailboxes import normalised_mailbox
 from issuetracker.wakeups import publish_on_commit
 
 from .models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
@@ -60,6 +61,7 @@ def outgoing_mail_create(
         ticket=ticket,
         from_email=from_email or (inbox.from_address if inbox else settings.DEFAULT_FROM_EMAIL),
         to_email=to_email,
+        to_mailbox=_mailbox_or_empty(to_email),
         subject=" ".join(subject.splitlines()).strip()[:998],
         body=body,
         message_id=make_msgid(domain=_message_id_domain(inbox)),
@@ -68,6 +70,13 @@ def outgoing_mail_create(
     )
     _wake_on_commit(mail.pk)
     return mail
+
+
+def _mailbox_or_empty(address: str) -> str:
+    try:
+        return normalised_mailbox(address)[:320]
+    except ValueError:
+        return ""
 
 
 _batch = threading.local()
