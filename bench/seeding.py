@@ -37,7 +37,7 @@ from accounts.models import Manager
 from boards.models import Board, Keyword
 from inboxes.models import Inbox
 from outbox.models import OutgoingMail
-from tickets.models import StateChange, Ticket
+from tickets.models import Entry, Ticket
 
 SEED = 20260601
 BATCH_SIZE = 2_000
@@ -304,18 +304,19 @@ def seed_board_tickets(*, board_id: int, manager_id: int, start: int, stop: int,
         with transaction.atomic():
             created_tickets = Ticket.objects.bulk_create(tickets, batch_size=BATCH_SIZE)
             changes = [
-                StateChange(
+                Entry(
                     ticket_id=ticket.pk,
+                    kind="reply",
                     from_state=from_state,
                     to_state=to_state,
-                    comment=comment,
-                    changed_by_id=manager_id,
+                    body=comment,
+                    author_id=manager_id,
                     created_at=when,
                 )
                 for ticket, ticket_moves in zip(created_tickets, moves, strict=True)
                 for from_state, to_state, when, comment in ticket_moves
             ]
-            StateChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
+            Entry.objects.bulk_create(changes, batch_size=BATCH_SIZE)
     recount_board(board_id)
 
 
@@ -347,7 +348,7 @@ def detail_ticket_id(*, board_id: int) -> int:
 def vacuum_analyze() -> None:
     """What autovacuum does on a live site: fresh planner statistics and visibility map."""
     with connection.cursor() as cursor:
-        for model in (Ticket, StateChange, Board, Session):
+        for model in (Ticket, Entry, Board, Session):
             cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         # Write the seeded pages out now: otherwise the checkpointer does it during the first
         # measurements after a large seed and slows them (and their ceiling) down.

@@ -1,8 +1,8 @@
-"""What intake must know about earlier mail (ING-4, ING-7), fetched once per batch.
+"""What intake must know about earlier mail (THR-4, THR-5, ING-7), fetched once per batch.
 
-Asking the database "was this Message-ID seen?", "did this sender send this subject within the
-hour?", "is this one of our own addresses?" and "did we answer this sender in the last hour?"
-for every message would cost four round trips each. Here they are asked once for a whole batch
+Asking the database "was this Message-ID seen?", "what did this sender's mail with this subject
+become within the window?", "is this one of our own addresses?" and "did we answer this sender in
+the last hour?" for every message would cost four round trips each. Here they are asked once for a whole batch
 of parsed messages, and the answers are kept up to date as the batch's messages are committed.
 
 Only one worker polls an inbox at a time (the lease), so nothing else adds rows for it while a
@@ -28,12 +28,14 @@ from outbox.models import OutgoingMail
 
 from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from .parsing import MessageParseError, ParsedMessage, parse_message
+from .replies import EarlierMail, conversation_subject
 
 logger = logging.getLogger(__name__)
 
 SUBJECT_MAX_LENGTH = 998
 MESSAGE_KEY_MAX_LENGTH = 255
-_CREATED = (ProcessedEmailStatus.TICKET, ProcessedEmailStatus.QUEUED)
+# Mail that started or continued a conversation: a later mail can follow it up (THR-4).
+_CONVERSATION = (ProcessedEmailStatus.TICKET, ProcessedEmailStatus.QUEUED, ProcessedEmailStatus.REPLY)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,14 @@ class StoredMessage:
     @property
     def subject(self) -> str:
         return self.parsed.subject[:SUBJECT_MAX_LENGTH] if self.parsed else ""
+
+    @property
+    def content_hash(self) -> str:
+        """Sender, subject and body: what makes a message without a Message-ID the same message (THR-5)."""
+        if self.parsed is None:
+            return ""
+        content = "\x00".join((self.sender.lower(), self.subject, self.parsed.body))
+        return hashlib.sha256(content.encode("utf-8", "replace")).hexdigest()
 
 
 def message_key(parsed: ParsedMessage, raw: bytes) -> str:
@@ -88,11 +98,19 @@ def duplicate_window() -> timedelta:
 
 
 @dataclass
+class _Earlier:
+    received_at: datetime
+    mail: EarlierMail
+
+
+@dataclass
 class BatchFacts:
     inbox_id: int
     taken_keys: set[str] = field(default_factory=set)
-    # (sender, subject) → when earlier mail that created something arrived.
-    earlier_subjects: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
+    # (sender, conversation subject) → earlier mail of that conversation within reach of the window.
+    earlier_mail: dict[tuple[str, str], list[_Earlier]] = field(default_factory=dict)
+    # content hash → when earlier mail with that content arrived (for mail without a Message-ID).
+    earlier_contents: dict[str, list[datetime]] = field(default_factory=dict)
     own_addresses: set[str] = field(default_factory=set)
     answered: set[str] = field(default_factory=set)
 
@@ -123,15 +141,15 @@ class BatchFacts:
                 ProcessedEmail.objects.filter(
                     inbox=inbox,
                     sender_email__in=senders,
-                    status__in=_CREATED,
+                    status__in=_CONVERSATION,
                     received_at__gt=min(times) - window,
                     received_at__lt=max(times) + window,
                 )
                 .exclude(pk__in=row_ids)
-                .values_list("sender_email", "subject", "received_at")
+                .values_list("id", "sender_email", "subject", "received_at", "ticket_id", "content_hash")
             )
-            for sender, subject, received_at in earlier:
-                facts.earlier_subjects.setdefault((sender, subject), []).append(received_at)
+            for row_id, sender, subject, received_at, ticket_id, content_hash in earlier:
+                facts._remember(row_id, sender, subject, received_at, ticket_id, content_hash)
         lowered = {sender.lower() for sender in senders}
         facts.own_addresses = set(
             Inbox.objects.annotate(address=Lower("from_address"))
@@ -147,15 +165,32 @@ class BatchFacts:
         )
         return facts
 
+    def _remember(
+        self, row_id: int, sender: str, subject: str, received_at: datetime, ticket_id: int | None, content_hash: str
+    ) -> None:
+        key = (sender, conversation_subject(subject))
+        self.earlier_mail.setdefault(key, []).append(_Earlier(received_at, EarlierMail(row_id, ticket_id)))
+        if content_hash:
+            self.earlier_contents.setdefault(content_hash, []).append(received_at)
+
     def same_message_id_seen(self, message: StoredMessage) -> bool:
         return bool(message.key) and message.key in self.taken_keys
 
-    def same_subject_recently(self, message: StoredMessage) -> bool:
+    def same_content_recently(self, message: StoredMessage) -> bool:
+        """THR-5: without a Message-ID, the same sender, subject and body within the window."""
+        window = duplicate_window()
+        if window <= timedelta(0) or not message.sender or message.parsed is None or message.parsed.message_id:
+            return False
+        arrivals = self.earlier_contents.get(message.content_hash, [])
+        return any(abs(arrival - message.received_at) < window for arrival in arrivals)
+
+    def earlier_in_conversation(self, message: StoredMessage) -> list[EarlierMail]:
+        """Earlier mail of the same sender and subject within the window (THR-4, rule 4)."""
         window = duplicate_window()
         if window <= timedelta(0) or not message.sender:
-            return False
-        arrivals = self.earlier_subjects.get((message.sender, message.subject), [])
-        return any(abs(arrival - message.received_at) < window for arrival in arrivals)
+            return []
+        earlier = self.earlier_mail.get((message.sender, conversation_subject(message.subject)), [])
+        return [item.mail for item in earlier if abs(item.received_at - message.received_at) < window]
 
     def is_own_address(self, address: str) -> bool:
         return address.lower() in self.own_addresses
@@ -163,11 +198,13 @@ class BatchFacts:
     def answered_recently(self, address: str) -> bool:
         return address.lower() in self.answered
 
-    def record(self, message: StoredMessage, *, status: str, answered: bool) -> None:
+    def record(self, message: StoredMessage, *, status: str, answered: bool, ticket_id: int | None = None) -> None:
         """Called once the message's transaction committed."""
         if message.key and status != ProcessedEmailStatus.DUPLICATE:
             self.taken_keys.add(message.key)
-        if status in _CREATED and message.sender:
-            self.earlier_subjects.setdefault((message.sender, message.subject), []).append(message.received_at)
+        if status in _CONVERSATION and message.sender:
+            self._remember(
+                message.row_id, message.sender, message.subject, message.received_at, ticket_id, message.content_hash
+            )
         if answered and message.sender:
             self.answered.add(message.sender.lower())

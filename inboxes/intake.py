@@ -26,15 +26,15 @@ from boards.models import Board, Keyword
 from outbox.loops import block_reason, suspension_reply_sent_recently
 from outbox.models import OutgoingMailKind
 from outbox.services import outgoing_mail_create, outgoing_mail_suppress_confirmation
-from standby.models import StandbyItem, StandbyReason
+from standby.models import StandbyFollowUp, StandbyItem, StandbyReason
 from tickets.errors import BoardClosedError
-from tickets.models import TicketSource
+from tickets.models import EntrySource, TicketSource
 from tickets.services import ticket_add_reporter_message, ticket_create
 
 from .batch_facts import SUBJECT_MAX_LENGTH, BatchFacts, StoredMessage, stored_message_parse
 from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from .parsing import ParsedMessage
-from .replies import reply_target, strip_quoted_reply, subject_reference
+from .replies import thread_target
 from .routing import BoardCandidate, route_message
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def _outcome_and_save(*, message: StoredMessage, context: IntakeContext, facts: 
 def _finish(
     *, message: StoredMessage, outcome: _Outcome, context: IntakeContext, facts: BatchFacts
 ) -> ProcessedEmailStatus:
-    facts.record(message, status=outcome.status, answered=outcome.answered)
+    facts.record(message, status=outcome.status, answered=outcome.answered, ticket_id=outcome.ticket_id)
     logger.info(
         "email processed",
         extra={
@@ -180,15 +180,18 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
             ProcessedEmailStatus.FAILED,
             _("The message has no sender address, so no ticket can be opened for anyone."),
         )
-    if facts.same_subject_recently(message):
+    if facts.same_content_recently(message):
         return _Outcome(
             ProcessedEmailStatus.DUPLICATE,
-            _("The same sender sent the same subject to this inbox less than %(minutes)s minutes earlier.")
+            _(
+                "The same sender sent the same subject and text, without a Message-ID, to this inbox less than "
+                "%(minutes)s minutes earlier."
+            )
             % {"minutes": settings.DUPLICATE_EMAIL_THRESHOLD_MINUTES},
         )
-    replied = _reply(parsed=parsed, context=context)
-    if replied is not None:
-        return replied
+    followed_up = _follow_up(message=message, parsed=parsed, context=context, facts=facts)
+    if followed_up is not None:
+        return followed_up
     decision = route_message(subject=parsed.subject, exclusive_board=context.exclusive_board, boards=context.boards)
     if decision.board_id is None:
         assert decision.standby_reason is not None
@@ -216,35 +219,52 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
     return _Outcome(ProcessedEmailStatus.TICKET, blocked or "", ticket_id=ticket.pk, answered=not blocked)
 
 
-def _reply(*, parsed: ParsedMessage, context: IntakeContext) -> _Outcome | None:
-    """TKT-7: an answer to one of our mails joins its ticket instead of opening a new one."""
-    if not (parsed.in_reply_to or parsed.references or subject_reference(parsed.subject)):
-        return None
-    ticket = reply_target(
+def _follow_up(
+    *, message: StoredMessage, parsed: ParsedMessage, context: IntakeContext, facts: BatchFacts
+) -> _Outcome | None:
+    """THR-4: a mail that continues a conversation joins its ticket or its standby item."""
+    target = thread_target(
         manager_id=context.inbox.manager_id,
         sender_email=parsed.sender_email or "",
         in_reply_to=parsed.in_reply_to,
         references=parsed.references,
         subject=parsed.subject,
+        earlier=facts.earlier_in_conversation(message),
     )
-    if ticket is None:
+    if target is None:
         return None
-    if parsed.auto_generated_reason:
-        # An out-of-office answer to our notification: neither a new ticket nor a message on it.
-        return _Outcome(
-            ProcessedEmailStatus.IGNORED,
-            _("An automatic answer (%(reason)s) to a mail about ticket “%(title)s”.")
-            % {"reason": parsed.auto_generated_reason, "title": ticket.title},
-            ticket_id=ticket.pk,
+    if target.ticket is not None:
+        ticket = target.ticket
+        if parsed.auto_generated_reason:
+            # An out-of-office answer to our notification: neither a new ticket nor a message on it.
+            return _Outcome(
+                ProcessedEmailStatus.IGNORED,
+                _("An automatic answer (%(reason)s) to a mail about ticket “%(title)s”.")
+                % {"reason": parsed.auto_generated_reason, "title": ticket.title},
+                ticket_id=ticket.pk,
+            )
+        ticket_add_reporter_message(
+            ticket=ticket,
+            body=parsed.body,
+            sender_email=parsed.sender_email or "",
+            source=EntrySource.EMAIL,
+            message_id=parsed.message_id or "",
         )
-    ticket_add_reporter_message(
-        ticket=ticket,
-        body=strip_quoted_reply(parsed.description),
-        sender_email=parsed.sender_email or "",
+        return _Outcome(
+            ProcessedEmailStatus.REPLY, _("Added to ticket “%(title)s”.") % {"title": ticket.title}, ticket_id=ticket.pk
+        )
+    item = target.standby_item
+    assert item is not None
+    StandbyFollowUp.objects.create(
+        item=item,
+        processed_email_id=message.row_id,
+        sender_email=(parsed.sender_email or "")[:320],
+        body=parsed.body,
         message_id=parsed.message_id or "",
     )
     return _Outcome(
-        ProcessedEmailStatus.REPLY, _("Added to ticket “%(title)s”.") % {"title": ticket.title}, ticket_id=ticket.pk
+        ProcessedEmailStatus.QUEUED,
+        _("A follow-up of “%(subject)s”, waiting with it in the standby queue.") % {"subject": item.title},
     )
 
 
@@ -311,7 +331,12 @@ def _save(*, message: StoredMessage, outcome: _Outcome) -> None:
         "processed_at": timezone.now(),
     }
     if message.parsed is not None:
-        fields.update(message_id=message.key, subject=message.subject, sender_email=message.sender)
+        fields.update(
+            message_id=message.key,
+            subject=message.subject,
+            sender_email=message.sender,
+            content_hash=message.content_hash,
+        )
     # Blocks on a concurrent writer of this row, then sees its committed status.
     updated = ProcessedEmail.objects.filter(pk=message.row_id, status=ProcessedEmailStatus.RECEIVED).update(**fields)
     if updated != 1:

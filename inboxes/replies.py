@@ -1,27 +1,37 @@
-"""Replies by email (TKT-7): a reporter's answer to one of our mails joins the existing ticket.
+"""Which conversation an incoming mail continues (THR-4), if any.
 
-Matching, first hit wins: the In-Reply-To/References of the message name a mail we sent about a
-ticket; otherwise the subject carries the ticket reference ``[#1a2b3c4d]`` that our subjects
-carry, and the sender is the ticket's reporter (so a guessed reference attaches nothing).
+First hit wins:
+
+1. Its In-Reply-To or References name a Message-ID of a ticket's thread: the mail that opened
+   it, a later mail of the reporter's, or any mail we sent about it.
+2. They name the mail that waits in the standby queue, or one of its follow-ups: the mail joins
+   that item and goes with it when the item is assigned.
+3. Its subject carries a ticket's reference ``[#1a2b3c4d]`` (our subjects carry it) and its
+   sender already wrote on that ticket, so a guessed reference attaches nothing.
+4. The same sender wrote with the same subject (``Re:``/``Fwd:`` aside) within
+   ``DUPLICATE_EMAIL_THRESHOLD_MINUTES``: a follow-up of what that mail created (THR-5 — it used
+   to be dropped as a duplicate). The caller passes what it knows of that earlier mail.
+
+Tickets only of the inbox's manager, and internal ones: a forwarded report lives on its platform.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from outbox.selectors import ticket_id_for_message_ids
+from standby.models import StandbyFollowUp, StandbyItem
 from tickets.models import Ticket
+from tickets.selectors import ticket_has_writer, ticket_id_for_thread_message_ids
 
 SUBJECT_REFERENCE = re.compile(r"\[#([0-9a-f]{8})\]", re.IGNORECASE)
-# Where mail clients start quoting the message answered: "On … wrote:", Outlook's separator,
-# and the Polish and German forms our reporters' clients use.
-_QUOTE_HEADER = re.compile(
-    r"^(On .{1,200} wrote:|-{2,} ?Original Message ?-{2,}|W dniu .{1,200} pisze:|Am .{1,200} schrieb .{1,100}:|"
-    r"From: .{1,300})\s*$",
-    re.IGNORECASE,
-)
 MAX_HEADER_IDS = 50
+# Reply and forward prefixes of common clients, in any case, with an optional counter: "Re[2]:".
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(?:re|fw|fwd|aw|wg|odp|pd|sv|vs|tr|antw|rif|enc|r)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*", re.IGNORECASE
+)
 
 
 def subject_reference(subject: str) -> str | None:
@@ -29,34 +39,96 @@ def subject_reference(subject: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def strip_quoted_reply(body: str) -> str:
-    """The reporter's own words: what comes before the quoted message, without '>' lines."""
-    kept: list[str] = []
-    for line in body.splitlines():
-        if _QUOTE_HEADER.match(line.strip()):
+def conversation_subject(subject: str) -> str:
+    """The subject with reply/forward prefixes and case folded away, whitespace collapsed."""
+    text = subject
+    while True:
+        stripped = _SUBJECT_PREFIX.sub("", text, count=1)
+        if stripped == text:
             break
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line)
-    text = "\n".join(kept).strip()
-    return text or body.strip()
+        text = stripped
+    return " ".join(text.split()).casefold()
 
 
-def reply_target(
-    *, manager_id: int, sender_email: str, in_reply_to: Sequence[str], references: Sequence[str], subject: str
-) -> Ticket | None:
-    """The manager's internal ticket this message answers, if any."""
-    header_ids = [*in_reply_to, *references][-MAX_HEADER_IDS:]
+@dataclass(frozen=True)
+class EarlierMail:
+    """An earlier mail of the same sender and subject (rule 4): what it was turned into."""
+
+    row_id: int
+    ticket_id: int | None
+
+
+@dataclass(frozen=True)
+class ThreadTarget:
+    """Exactly one of ``ticket`` and ``standby_item`` is set."""
+
+    ticket: Ticket | None = None
+    standby_item: StandbyItem | None = None
+
+
+def thread_target(
+    *,
+    manager_id: int,
+    sender_email: str,
+    in_reply_to: Sequence[str],
+    references: Sequence[str],
+    subject: str,
+    earlier: Sequence[EarlierMail] = (),
+) -> ThreadTarget | None:
+    """The conversation this message continues, or None when it starts a new one."""
+    header_ids = list(dict.fromkeys([*in_reply_to, *references]))[-MAX_HEADER_IDS:]
     if header_ids:
         ticket_id = ticket_id_for_message_ids(manager_id=manager_id, message_ids=header_ids)
-        if ticket_id is not None:
-            ticket = Ticket.objects.internal().filter(pk=ticket_id, board__manager_id=manager_id).first()
-            if ticket is not None:
-                return ticket
+        if ticket_id is None:
+            ticket_id = ticket_id_for_thread_message_ids(manager_id=manager_id, message_ids=header_ids)
+        ticket = _internal_ticket(manager_id, ticket_id)
+        if ticket is not None:
+            return ThreadTarget(ticket=ticket)
+        item = _standby_item_for_message_ids(manager_id, header_ids)
+        if item is not None:
+            return ThreadTarget(standby_item=item)
     reference = subject_reference(subject)
     if reference and sender_email:
-        candidates = Ticket.objects.internal().filter(board__manager_id=manager_id, creator_email=sender_email.lower())
-        for ticket in candidates.only("id", "uuid", "board_id", "title"):
-            if ticket.uuid.hex.startswith(reference):
-                return ticket
+        for ticket in Ticket.objects.internal().filter(manager_id=manager_id, uuid__startswith=reference)[:5]:
+            if ticket_has_writer(ticket=ticket, sender_email=sender_email):
+                return ThreadTarget(ticket=ticket)
+    # Newest first: a follow-up continues the latest state of the conversation.
+    for mail in sorted(earlier, key=lambda mail: mail.row_id, reverse=True):
+        ticket = _internal_ticket(manager_id, mail.ticket_id)
+        if ticket is not None:
+            return ThreadTarget(ticket=ticket)
+        item = _standby_item_for_row(manager_id, mail.row_id)
+        if item is not None:
+            return ThreadTarget(standby_item=item)
     return None
+
+
+def _internal_ticket(manager_id: int, ticket_id: int | None) -> Ticket | None:
+    if ticket_id is None:
+        return None
+    return Ticket.objects.internal().filter(pk=ticket_id, manager_id=manager_id).first()
+
+
+def _standby_item_for_message_ids(manager_id: int, message_ids: list[str]) -> StandbyItem | None:
+    item = StandbyItem.objects.filter(manager_id=manager_id, message_id__in=message_ids).order_by("-id").first()
+    if item is not None:
+        return item
+    follow_up = (
+        StandbyFollowUp.objects.filter(item__manager_id=manager_id, message_id__in=message_ids)
+        .select_related("item")
+        .order_by("-id")
+        .first()
+    )
+    return follow_up.item if follow_up is not None else None
+
+
+def _standby_item_for_row(manager_id: int, row_id: int) -> StandbyItem | None:
+    item = StandbyItem.objects.filter(manager_id=manager_id, processed_email_id=row_id).first()
+    if item is not None:
+        return item
+    follow_up = (
+        StandbyFollowUp.objects.filter(item__manager_id=manager_id, processed_email_id=row_id)
+        .select_related("item")
+        .first()
+    )
+    return follow_up.item if follow_up is not None else None

@@ -1,6 +1,7 @@
 """Per-IP fixed-window rate limits (NFR-2), counted in the Django cache (Redis in production).
 
-Three buckets: log-in and sign-up attempts, public ticket submissions, and everything else.
+Three buckets: log-in and sign-up attempts, public submissions (the report form, a message on
+the secret page), and everything else.
 `/health` and static files are never limited. Every answer carries the X-RateLimit-* headers
 of the bucket it was counted in; over the limit the answer is a friendly 429 page.
 
@@ -111,7 +112,7 @@ def bucket_for(request: HttpRequest) -> Bucket | None:
     if request.method == "POST":
         if path in _AUTH_PATHS:
             return Bucket("auth", settings.RATE_LIMIT_LOGIN)
-        if path.startswith("/board/"):
+        if path.startswith(("/board/", "/ticket/")):
             return Bucket("public_ticket", settings.RATE_LIMIT_PUBLIC_TICKET)
     return Bucket("default", settings.RATE_LIMIT_DEFAULT)
 
@@ -164,3 +165,15 @@ def reporter_address_allowed(email: str) -> bool:
     # no list of reporters' addresses.
     digest = hashlib.sha256(mailbox.encode()).hexdigest()[:32]
     return window_hit(f"reporter:{digest}", REPORTER_WINDOW_SECONDS).count <= settings.RATE_LIMIT_REPORTER_PER_HOUR
+
+
+def ticket_message_allowed(ticket_id: int) -> bool:
+    """At most RATE_LIMIT_TICKET_MESSAGES_PER_HOUR messages on one ticket's secret page (THR-4).
+
+    The per-IP limit alone would let many addresses flood one ticket, and its managers' mail.
+    """
+    if not settings.RATE_LIMIT_ENABLED:
+        return True
+    return window_hit(f"ticket-message:{ticket_id}", REPORTER_WINDOW_SECONDS).count <= (
+        settings.RATE_LIMIT_TICKET_MESSAGES_PER_HOUR
+    )

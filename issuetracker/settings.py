@@ -198,6 +198,8 @@ RATE_LIMIT_LOGIN = env.int("RATE_LIMIT_LOGIN", default=10)  # per minute per IP:
 RATE_LIMIT_PUBLIC_TICKET = env.int("RATE_LIMIT_PUBLIC_TICKET", default=20)  # public form POSTs
 RATE_LIMIT_DEFAULT = env.int("RATE_LIMIT_DEFAULT", default=100)  # every other request
 RATE_LIMIT_REPORTER_PER_HOUR = env.int("RATE_LIMIT_REPORTER_PER_HOUR", default=10)  # reports per reporter address
+# Messages from a ticket's secret page (THR-4), per ticket per hour; each one notifies the managers.
+RATE_LIMIT_TICKET_MESSAGES_PER_HOUR = env.int("RATE_LIMIT_TICKET_MESSAGES_PER_HOUR", default=20)
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Our middleware already limits log-in/sign-up per IP; allauth's own limits stay as a second line
 # for what it alone knows (resend and reset mail). Failed log-ins are accounts.login_throttle's:

@@ -76,7 +76,11 @@ class StandbyItem(models.Model):
                 condition=models.Q(reason__in=StandbyReason.values), name="standbyitem_reason_valid"
             ),
         ]
-        indexes = [models.Index(fields=["manager", "-created_at", "-id"], name="standbyitem_manager_created")]
+        indexes = [
+            models.Index(fields=["manager", "-created_at", "-id"], name="standbyitem_manager_created"),
+            # Follow-ups find the item their mail answers (THR-4).
+            models.Index(fields=["message_id"], condition=~models.Q(message_id=""), name="standbyitem_message_id"),
+        ]
 
     def __str__(self) -> str:
         return self.subject or str(_("(no subject)"))
@@ -84,3 +88,33 @@ class StandbyItem(models.Model):
     @property
     def title(self) -> str:
         return self.subject.strip()[:255] or str(_("(no subject)"))
+
+
+class StandbyFollowUp(models.Model):
+    """A later mail of the same conversation, while the item waits in the queue (THR-4).
+
+    It travels with the item: assigning the item makes each follow-up a reporter message on the
+    ticket, in the order they came; discarding the item discards them (the raw mail stays on the
+    inbox page).
+    """
+
+    item = models.ForeignKey(StandbyItem, on_delete=models.CASCADE, related_name="follow_ups")
+    processed_email = models.ForeignKey(
+        "inboxes.ProcessedEmail", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sender_email = models.EmailField(_("sender"), max_length=320)
+    body = models.TextField(_("body"), blank=True)
+    message_id = models.CharField(max_length=998, blank=True, default="")
+    created_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["item", "created_at"], name="standbyfollowup_item_created"),
+            models.Index(fields=["message_id"], condition=~models.Q(message_id=""), name="standbyfollowup_message_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender_email}: {self.body[:40]}"

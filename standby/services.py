@@ -19,8 +19,8 @@ from outbox.loops import automatic_reply_block_reason
 from outbox.services import outgoing_mail_suppress_confirmation
 from tickets.errors import ForwardingError, TicketError
 from tickets.forwarding import claimed_error, forward_claim, forward_record, forward_send
-from tickets.models import ForwardStatus, Ticket, TicketSource
-from tickets.services import ticket_create, ticket_stub_assign, ticket_stub_discard
+from tickets.models import EntrySource, ForwardStatus, Ticket, TicketSource
+from tickets.services import ticket_add_reporter_message, ticket_create, ticket_stub_assign, ticket_stub_discard
 
 from .models import StandbyItem, StandbyReason
 
@@ -68,12 +68,34 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
                 outgoing_mail_suppress_confirmation(ticket_id=ticket.pk, reason=blocked)
         if locked.processed_email_id is not None:
             ProcessedEmail.objects.filter(pk=locked.processed_email_id).update(ticket=ticket)
+        _move_follow_ups(item=locked, ticket=ticket)
         locked.delete()
     logger.info(
         "standby item assigned",
         extra={"standby_item_id": standby_item.pk, "board_id": board.pk, "ticket_id": ticket.pk},
     )
     return ticket
+
+
+def _move_follow_ups(*, item: StandbyItem, ticket: Ticket) -> None:
+    """The item's later mails become the reporter's messages on its ticket, in order (THR-4).
+
+    Not marked unread: the manager read them with the item just now.
+    """
+    follow_ups = list(item.follow_ups.order_by("created_at", "id"))
+    for follow_up in follow_ups:
+        ticket_add_reporter_message(
+            ticket=ticket,
+            body=follow_up.body,
+            sender_email=follow_up.sender_email,
+            source=EntrySource.EMAIL,
+            message_id=follow_up.message_id,
+            created_at=follow_up.created_at,
+            unread=False,
+        )
+    row_ids = [follow_up.processed_email_id for follow_up in follow_ups if follow_up.processed_email_id]
+    if row_ids:
+        ProcessedEmail.objects.filter(pk__in=row_ids).update(ticket=ticket)
 
 
 def standby_item_discard(*, standby_item: StandbyItem) -> None:

@@ -5,7 +5,7 @@ through the actions below, which call tickets.services.ticket_change_state exact
 manager's buttons do (transition check, history row, reporter's mail after commit).
 
 Deleting: a ticket can be deleted only while it is still new, i.e. has no state-change history,
-which is how spam looks (filed, never worked on). Once someone moved it, it is a record the
+which is how spam looks (filed, never worked on, nobody wrote on it). Once someone moved it, it is a record the
 reporter was told about; reject it instead. The bulk delete action is removed so the rule holds
 one ticket at a time. Rejected tickets leave with their board (BRD-3, board admin).
 """
@@ -26,16 +26,18 @@ from django.utils.translation import ngettext
 
 from .emails import secret_link
 from .errors import TicketError
-from .models import ReporterMessage, StateChange, Ticket, TicketState
+from .models import Entry, Ticket, TicketState
 from .services import ticket_change_state, ticket_delete_unhandled
 
 # Per-ticket refusal messages shown after an action; more than this would flood the page.
 MAX_REFUSAL_MESSAGES = 10
 
 
-class StateChangeInline(admin.TabularInline):
-    model = StateChange
-    fields = ("created_at", "from_state", "to_state", "comment", "changed_by")
+class EntryInline(admin.TabularInline):
+    """The thread (THR-1), read-only: what was said stays said."""
+
+    model = Entry
+    fields = ("created_at", "kind", "author", "sender_email", "from_state", "to_state", "body")
     readonly_fields = fields
     ordering = ("created_at", "id")
     extra = 0
@@ -51,23 +53,8 @@ class StateChangeInline(admin.TabularInline):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[StateChange]:
-        return super().get_queryset(request).select_related("changed_by")
-
-
-class ReporterMessageInline(admin.TabularInline):
-    model = ReporterMessage
-    fields = ("created_at", "sender_email", "body")
-    readonly_fields = fields
-    ordering = ("created_at", "id")
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Entry]:
+        return super().get_queryset(request).select_related("author")
 
 
 def _make_move_action(to_state: TicketState) -> Callable[..., None]:
@@ -129,7 +116,7 @@ class TicketAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
-    inlines = [StateChangeInline, ReporterMessageInline]
+    inlines = [EntryInline]
     actions = MOVE_ACTIONS
     fieldsets = (
         (None, {"fields": ("title", "description", "board", "state", "public_link")}),
@@ -175,8 +162,9 @@ class TicketAdmin(admin.ModelAdmin):
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
-        # "Still new" is "no history": no move ever leads back to new (TKT-2), and checking the
-        # state costs no query when Django asks this for every ticket of a board being deleted.
+        # Only a new ticket may go (no move ever leads back to new, TKT-2); checking the state
+        # costs no query when Django asks this for every ticket of a board being deleted. The
+        # delete itself also refuses a ticket with a thread (ticket_delete_unhandled).
         if obj is not None and obj.state != TicketState.NEW:
             return False
         return super().has_delete_permission(request, obj)

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from .models import StateChange, Ticket
+from .models import Entry, Ticket
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,17 @@ def render_ticket_created(ticket: Ticket) -> RenderedEmail:
     return _render("ticket_created", ticket, {"ticket": ticket, "board": ticket.board, "link": secret_link(ticket)})
 
 
-def render_state_changed(ticket: Ticket, change: StateChange) -> RenderedEmail:
+def render_state_changed(ticket: Ticket, change: Entry) -> RenderedEmail:
+    """A move, with the manager's words if they wrote any (EML-2, THR-2)."""
     return _render(
         "state_changed",
         ticket,
         {"ticket": ticket, "change": change, "board": ticket.board, "link": secret_link(ticket)},
+    )
+
+
+def render_reply(ticket: Ticket, reply: Entry) -> RenderedEmail:
+    """A manager's reply that does not move the ticket (THR-2)."""
+    return _render(
+        "reply", ticket, {"ticket": ticket, "reply": reply, "board": ticket.board, "link": secret_link(ticket)}
     )

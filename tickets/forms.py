@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import COMMENT_MAX_LENGTH, TicketState
+from .models import COMMENT_MAX_LENGTH, REPLY_MAX_LENGTH, TicketState
 from .selectors import PAGE_SIZES, SORT_FIELDS, TicketFilter
 
 
@@ -65,3 +65,47 @@ class StateChangeForm(forms.Form):
         max_length=COMMENT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class EntryForm(forms.Form):
+    """The ticket page's composer (THR-2, THR-3): a reply or an internal note, optionally a move.
+
+    ``to_state`` offers only the moves the ticket allows now, so a stale page cannot even submit
+    a move it no longer allows; the service checks again under the row lock.
+    """
+
+    KIND_REPLY = "reply"
+    KIND_NOTE = "note"
+
+    kind = forms.ChoiceField(
+        label=_("Type"),
+        choices=[(KIND_REPLY, _("Reply to the reporter")), (KIND_NOTE, _("Internal note"))],
+        initial=KIND_REPLY,
+        widget=forms.RadioSelect,
+    )
+    body = forms.CharField(
+        label=_("Message"),
+        required=False,
+        max_length=REPLY_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    to_state = forms.ChoiceField(label=_("State"), required=False)
+
+    def __init__(self, *args: object, ticket: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        moves = ticket.allowed_next_states  # type: ignore[attr-defined]
+        self.fields["to_state"].choices = [("", _("Keep “%(state)s”") % {"state": ticket.get_state_display()})] + [  # type: ignore[attr-defined]
+            (state.value, _("Move to “%(state)s”") % {"state": state.label}) for state in moves
+        ]
+        if not moves:
+            self.fields["to_state"].widget = forms.HiddenInput()
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean()
+        if not (cleaned.get("body") or "").strip() and not cleaned.get("to_state"):
+            raise forms.ValidationError(_("Write a message or choose a new state."), code="empty")
+        return cleaned
+
+    @property
+    def is_note(self) -> bool:
+        return self.cleaned_data.get("kind") == self.KIND_NOTE

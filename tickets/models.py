@@ -7,13 +7,20 @@ from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from boards.models import ExternalPlatform
 
+from .quoting import FoldedText, fold_quoted
+
 TITLE_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 6000
 COMMENT_MAX_LENGTH = 2000
+# A manager's reply or note, typed on the page.
+REPLY_MAX_LENGTH = 10_000
+# A reporter's mail is kept whole, quoted history included (folded away on the page, never lost).
+ENTRY_BODY_MAX_LENGTH = 100_000
 
 
 class TicketState(models.TextChoices):
@@ -82,8 +89,13 @@ class Ticket(models.Model):
     receiving_inbox = models.ForeignKey(
         "inboxes.Inbox", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )
-    # The language the reporter used (the public form's page language), for their mails.
+    # The References of that email, so every later mail of ours continues the reporter's thread.
+    source_references = models.TextField(blank=True, default="", editable=False)
+    # The language of mail to the reporter: the public form's page language, or the receiving
+    # inbox's language (THR-9).
     reporter_language = models.CharField(max_length=10, blank=True, default="")
+    # A reporter message that no manager has opened yet (THR-7); opening the ticket clears it.
+    has_unread = models.BooleanField(_("unread reply"), default=False, editable=False)
 
     external_platform = models.CharField(
         _("forwarded to"), max_length=10, choices=ExternalPlatform.choices, blank=True, default=""
@@ -138,6 +150,14 @@ class Ticket(models.Model):
             models.Index(fields=["board", "title", "id"], name="ticket_board_title", condition=_INTERNAL),
             # The dashboard: a manager's newest tickets, and those created today / this week.
             models.Index(fields=["manager", "-created_at", "-id"], name="ticket_manager_created"),
+            # The dashboard's unread replies (THR-7): few rows, so a small partial index.
+            models.Index(
+                fields=["manager", "-created_at"], condition=models.Q(has_unread=True), name="ticket_manager_unread"
+            ),
+            # Reply matching: a mail answering the one that opened a ticket (THR-4).
+            models.Index(
+                fields=["source_message_id"], condition=~models.Q(source_message_id=""), name="ticket_source_message"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,42 +181,104 @@ class Ticket(models.Model):
         return [TicketState(s) for s in TicketState.values if self.can_move_to(s)]
 
 
-class StateChange(models.Model):
-    """One move of a ticket (TKT-3): the timeline shown to the manager and on the secret page."""
+class EntryKind(models.TextChoices):
+    """What a thread entry is (THR-1)."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="state_changes")
-    from_state = models.CharField(_("from"), max_length=12, choices=TicketState.choices)
-    to_state = models.CharField(_("to"), max_length=12, choices=TicketState.choices)
-    comment = models.TextField(_("comment"), max_length=COMMENT_MAX_LENGTH, blank=True)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    # The reporter wrote: by mail (a reply or a follow-up) or on the secret page (THR-4).
+    MESSAGE = "message", _("Reporter message")
+    # A manager wrote to the reporter, moved the ticket, or both in one submit (THR-2, TKT-3).
+    REPLY = "reply", _("Reply")
+    # For the managers only: never mailed, never on the secret page (THR-3).
+    NOTE = "note", _("Internal note")
+
+
+class EntrySource(models.TextChoices):
+    EMAIL = "email", _("Email")
+    WEB = "web", _("Secret page")
+
+
+class EntryQuerySet(models.QuerySet["Entry"]):
+    def public(self) -> EntryQuerySet:
+        """What the reporter may see: everything but internal notes."""
+        return self.exclude(kind=EntryKind.NOTE)
+
+
+class Entry(models.Model):
+    """One entry of a ticket's conversation (THR-1), after the report itself (the ticket's description).
+
+    A state change is a reply with ``from_state``/``to_state`` set, its body the comment mailed with
+    it (possibly empty), so "reply and move to closed" is one entry and one mail. ``message_id`` is
+    the Message-ID of the mail that carried the entry: the reporter's for a message by mail, ours
+    for a reply. Reply matching (THR-4) looks mail up by it.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=10, choices=EntryKind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField(_("changed at"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("state change")
-        verbose_name_plural = _("state changes")
-        ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["ticket", "created_at"], name="statechange_ticket_created")]
-
-    def __str__(self) -> str:
-        return f"{self.from_state} → {self.to_state}"
-
-
-class ReporterMessage(models.Model):
-    """A reporter's email answer to one of our notifications, kept on the ticket (TKT-7)."""
-
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="reporter_messages")
-    sender_email = models.EmailField(_("from"))
-    body = models.TextField(_("message"), max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    sender_email = models.EmailField(_("from"), max_length=320, blank=True, default="")
+    source = models.CharField(_("source"), max_length=5, choices=EntrySource.choices, blank=True, default="")
+    body = models.TextField(_("text"), max_length=ENTRY_BODY_MAX_LENGTH, blank=True, default="")
+    from_state = models.CharField(_("from"), max_length=12, choices=TicketState.choices, blank=True, default="")
+    to_state = models.CharField(_("to"), max_length=12, choices=TicketState.choices, blank=True, default="")
     message_id = models.CharField(max_length=998, blank=True, default="")
-    created_at = models.DateTimeField(_("received at"), default=timezone.now)
+    # The mail that took a reply to the reporter, so the thread can say whether it arrived.
+    mail = models.ForeignKey(
+        "outbox.OutgoingMail", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    objects = EntryQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("reporter message")
-        verbose_name_plural = _("reporter messages")
+        verbose_name = _("thread entry")
+        verbose_name_plural = _("thread entries")
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["ticket", "created_at"], name="reportermessage_ticket_created")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=EntryKind.values), name="entry_kind_valid"),
+            # Only a reply moves a ticket, and a move names both ends.
+            models.CheckConstraint(
+                condition=(models.Q(from_state="") & models.Q(to_state=""))
+                | (
+                    models.Q(kind=EntryKind.REPLY)
+                    & models.Q(from_state__in=TicketState.values)
+                    & models.Q(to_state__in=TicketState.values)
+                ),
+                name="entry_state_change_valid",
+            ),
+            # An entry says something: a text, or a move.
+            models.CheckConstraint(condition=~models.Q(body="") | ~models.Q(to_state=""), name="entry_not_empty"),
+        ]
+        indexes = [
+            models.Index(fields=["ticket", "created_at", "id"], name="entry_ticket_created"),
+            # Reply matching: which ticket's thread holds this Message-ID (THR-4).
+            models.Index(fields=["message_id"], condition=~models.Q(message_id=""), name="entry_message_id"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.sender_email}: {self.body[:40]}"
+        if self.to_state and not self.body:
+            return f"{self.from_state} → {self.to_state}"
+        return f"{self.get_kind_display()}: {self.body[:40]}"
+
+    @property
+    def is_note(self) -> bool:
+        return self.kind == EntryKind.NOTE
+
+    @property
+    def is_message(self) -> bool:
+        return self.kind == EntryKind.MESSAGE
+
+    @property
+    def is_state_change(self) -> bool:
+        return bool(self.to_state)
+
+    @cached_property
+    def folded(self) -> FoldedText:
+        """The text with quoted history split off, so the page can fold it away (THR-4)."""
+        return fold_quoted(self.body) if self.kind == EntryKind.MESSAGE else FoldedText(self.body, "")

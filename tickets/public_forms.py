@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from issuetracker.mailboxes import DomainLiteralError, normalised_mailbox
 
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
+from .models import DESCRIPTION_MAX_LENGTH, REPLY_MAX_LENGTH, TITLE_MAX_LENGTH
 
 
 class MultilineTextField(forms.CharField):
@@ -79,3 +79,13 @@ class PublicTicketForm(forms.Form):
     def is_bot(self) -> bool:
         """True when the honeypot was filled; only meaningful after is_valid()."""
         return bool(self.cleaned_data.get(self.HONEYPOT_FIELD))
+
+
+class PublicMessageForm(forms.Form):
+    """The reporter writes on their ticket's secret page (THR-4)."""
+
+    body = MultilineTextField(
+        label=_("Your message"),
+        max_length=REPLY_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
@@ -16,14 +17,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from boards.models import Board
-from issuetracker.ratelimit import client_ip, reporter_address_allowed
+from issuetracker.ratelimit import client_ip, reporter_address_allowed, ticket_message_allowed
 
 from .emails import secret_link
 from .errors import BoardClosedError
-from .models import Ticket, TicketSource
-from .public_forms import PublicTicketForm
-from .selectors import reporter_messages
-from .services import ticket_create
+from .models import EntrySource, Ticket, TicketSource
+from .public_forms import PublicMessageForm, PublicTicketForm
+from .selectors import ticket_thread
+from .services import ticket_add_reporter_message, ticket_create
 
 logger = logging.getLogger(__name__)
 
@@ -120,10 +121,13 @@ def board_submitted(request: HttpRequest, unique_name: str) -> HttpResponseBase:
     return _keep_private(render(request, "tickets/public_submitted.html", context))
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
-    # Deliberately no check of the manager or the board: a suspended manager's links and an
-    # archived board's tickets stay readable (ACC-6, BRD-3). The uuid is the only key.
+    """The reporter's view of their ticket: the thread without internal notes, and a box to write.
+
+    Deliberately no check of the manager or the board: a suspended manager's links and an
+    archived board's tickets stay readable (ACC-6, BRD-3). The uuid is the only key.
+    """
     ticket = get_object_or_404(Ticket.objects.select_related("board"), uuid=ticket_uuid)
     if ticket.external_link:
         return _keep_private(HttpResponseRedirect(ticket.external_link))
@@ -131,9 +135,21 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
         # Not on the platform yet (or it failed and waits in the standby queue): the reporter
         # learns it arrived, without the manager's internal details.
         return _keep_private(render(request, "tickets/public_forwarding.html", {"ticket": ticket}))
-    context = {
-        "ticket": ticket,
-        "changes": ticket.state_changes.order_by("created_at", "id"),
-        "reporter_messages": reporter_messages(ticket=ticket),
-    }
-    return _keep_private(render(request, "tickets/public_ticket.html", context))
+    form = PublicMessageForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        if ticket_message_allowed(ticket.pk):
+            ticket_add_reporter_message(
+                ticket=ticket,
+                body=form.cleaned_data["body"],
+                sender_email=ticket.creator_email,
+                source=EntrySource.WEB,
+            )
+            messages.success(request, _("Your message was added to the ticket."))
+            return _keep_private(redirect(f"{request.path}#thread-end"))
+        form.add_error(None, _("This ticket got many messages in the last hour. Please try again later."))
+        status = 429
+    elif request.method == "POST":
+        status = 400
+    context = {"ticket": ticket, "thread": ticket_thread(ticket=ticket, public=True), "form": form}
+    return _keep_private(render(request, "tickets/public_ticket.html", context, status=status))

@@ -10,8 +10,9 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from boards.models import Board
+from outbox.models import OutgoingMail
 
-from .models import ALLOWED_TRANSITIONS, TERMINAL_STATES, ReporterMessage, StateChange, Ticket, TicketState
+from .models import ALLOWED_TRANSITIONS, TERMINAL_STATES, Entry, EntryKind, Ticket, TicketState
 
 # Terminal columns only show the latest cards; open columns show more but are capped too, so
 # a board with 100,000 tickets opens as fast as one with 10.
@@ -54,7 +55,7 @@ def kanban_columns(*, board: Board) -> list[KanbanColumn]:
         tickets = list(
             Ticket.objects.internal()
             .filter(board=board, state=state)
-            .only("id", "uuid", "title", "state", "creator_email", "created_at", "source", "board_id")
+            .only("id", "uuid", "title", "state", "creator_email", "created_at", "source", "board_id", "has_unread")
             .order_by("-created_at", "-id")[:limit]
         )
         columns.append(KanbanColumn(state=state, tickets=tickets, total=board.count_for(state)))
@@ -101,7 +102,7 @@ def ticket_list(*, board: Board, filters: TicketFilter) -> QuerySet[Ticket]:
     else:
         order = [f"{prefix}created_at", f"{prefix}id"]
     return tickets.only(
-        "id", "uuid", "title", "state", "creator_email", "source", "created_at", "updated_at", "board_id"
+        "id", "uuid", "title", "state", "creator_email", "source", "created_at", "updated_at", "board_id", "has_unread"
     ).order_by(*order)
 
 
@@ -116,9 +117,83 @@ def ticket_list_known_count(*, board: Board, filters: TicketFilter) -> int | Non
     return sum(board.count_for(state) for state in set(states))
 
 
-def ticket_timeline(*, ticket: Ticket) -> list[StateChange]:
-    return list(ticket.state_changes.select_related("changed_by").order_by("created_at", "id"))
+def ticket_thread(*, ticket: Ticket, public: bool = False) -> list[Entry]:
+    """The conversation after the report, oldest first (THR-1), in two queries however long.
+
+    ``public`` leaves internal notes out: what the secret page shows (THR-3).
+    """
+    entries = Entry.objects.filter(ticket=ticket)
+    if public:
+        entries = entries.public()
+    else:
+        entries = entries.select_related("author", "mail").defer(
+            "mail__body", "mail__subject", "mail__references", "mail__in_reply_to", "mail__last_error"
+        )
+    return list(entries.order_by("created_at", "id"))
 
 
-def reporter_messages(*, ticket: Ticket) -> list[ReporterMessage]:
-    return list(ticket.reporter_messages.order_by("created_at", "id"))
+# A References header names the thread's root and its newest messages; RFC 5322 allows trimming
+# the middle, and mail clients thread on the root and the parent.
+MAX_REFERENCES = 20
+
+
+def thread_message_ids(*, ticket: Ticket) -> list[str]:
+    """Every Message-ID of a ticket's thread, oldest first (THR-2): the mail that opened it (and
+    what it referenced), the reporter's later mail and every mail we sent about it."""
+    dated: list[tuple[object, int, str]] = [
+        (created_at, 0, message_id)
+        for created_at, message_id in Entry.objects.filter(ticket=ticket, kind=EntryKind.MESSAGE)
+        .exclude(message_id="")
+        .values_list("created_at", "message_id")
+    ]
+    dated += [
+        (created_at, 1, message_id)
+        for created_at, message_id in OutgoingMail.objects.filter(ticket=ticket).values_list("created_at", "message_id")
+    ]
+    ids = [*ticket.source_references.split(), ticket.source_message_id] if ticket.source_message_id else []
+    ids += [message_id for _, _, message_id in sorted(dated, key=lambda item: (item[0], item[1]))]
+    seen: set[str] = set()
+    unique = [i for i in ids if i and not (i in seen or seen.add(i))]
+    if len(unique) > MAX_REFERENCES:
+        unique = [unique[0], *unique[-(MAX_REFERENCES - 1) :]]
+    return unique
+
+
+def ticket_id_for_thread_message_ids(*, manager_id: int, message_ids: list[str]) -> int | None:
+    """The internal ticket whose thread holds one of ``message_ids`` (THR-4): the mail that opened
+    it or a reporter's later mail. (Our own mail is looked up in the outbox.)"""
+    if not message_ids:
+        return None
+    ticket_id = (
+        Entry.objects.filter(message_id__in=message_ids, ticket__manager_id=manager_id, ticket__external_platform="")
+        .order_by("-created_at")
+        .values_list("ticket_id", flat=True)
+        .first()
+    )
+    if ticket_id is not None:
+        return ticket_id
+    return (
+        Ticket.objects.internal()
+        .filter(source_message_id__in=message_ids, manager_id=manager_id)
+        .order_by("-created_at")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def ticket_has_writer(*, ticket: Ticket, sender_email: str) -> bool:
+    """Whether ``sender_email`` opened the ticket or already wrote on it (THR-4)."""
+    sender = sender_email.strip().lower()
+    if ticket.creator_email == sender:
+        return True
+    return Entry.objects.filter(ticket=ticket, kind=EntryKind.MESSAGE, sender_email=sender).exists()
+
+
+def unread_tickets(*, manager: object, limit: int = 10) -> list[Ticket]:
+    """The dashboard's tickets with a reporter message no manager has opened yet (THR-7)."""
+    return list(
+        Ticket.objects.filter(manager=manager, has_unread=True)
+        .select_related("board")
+        .only("id", "uuid", "title", "state", "board_id", "board__name", "created_at", "creator_email")
+        .order_by("-created_at")[:limit]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -13,22 +14,25 @@ from django.utils.translation import gettext as _
 from boards.models import Board, ExternalPlatform
 from inboxes.models import Inbox
 from issuetracker.wakeups import publish_on_commit
-from outbox.models import OutgoingMailKind
+from outbox.models import OutgoingMail, OutgoingMailKind
 from outbox.services import choose_sending_inbox, outgoing_mail_create
 
-from .emails import render_state_changed, render_ticket_created
+from .emails import RenderedEmail, render_reply, render_state_changed, render_ticket_created
 from .errors import BoardClosedError, InvalidTransitionError, TicketError
 from .forwarding import claimed_error, stub_is_claimed
 from .models import (
     DESCRIPTION_MAX_LENGTH,
+    ENTRY_BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    Entry,
+    EntryKind,
+    EntrySource,
     ForwardStatus,
-    ReporterMessage,
-    StateChange,
     Ticket,
     TicketSource,
     TicketState,
 )
+from .selectors import thread_message_ids
 from .tasks import forward_ticket
 
 logger = logging.getLogger(__name__)
@@ -70,6 +74,7 @@ def ticket_create(
             creator_email=creator_email.strip().lower(),
             source=source,
             source_message_id=source_message_id,
+            source_references=source_references if source_message_id else "",
             external_platform=board.external_platform,
             forward_status=ForwardStatus.PENDING if forwards else "",
             forward_next_attempt_at=timezone.now() if forwards else None,
@@ -94,11 +99,22 @@ def ticket_create(
     return ticket
 
 
-def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: Any | None) -> Ticket:
-    """Move a ticket (TKT-2), record it (TKT-3) and tell the reporter (EML-2).
+def ticket_post(
+    *, ticket: Ticket, actor: Any | None, body: str = "", to_state: str = "", internal: bool = False
+) -> list[Entry]:
+    """A manager writes on the thread: a reply to the reporter (THR-2), an internal note (THR-3),
+    a move (TKT-2), or a reply or note with a move, in one transaction. Returns the new entries.
 
-    The row is locked so two managers' simultaneous moves are checked one after the other.
+    A reply, and every move, is mailed to the reporter through the sending inbox (EML-3), threaded
+    under every Message-ID of the thread, in the reporter's language, with the secret link. A note
+    is never mailed; a note with a move is a note plus the move, so the reporter still learns of
+    the move (EML-2) but never of the note. Replies are allowed on closed and rejected tickets;
+    moves only where TKT-2 allows them. The row is locked so two managers' moves are checked one
+    after the other.
     """
+    body = body.strip()
+    if not body and not to_state:
+        raise TicketError(_("Write a message or choose a new state."))
     with transaction.atomic():
         locked = (
             # Lock the ticket row only: the joined inbox rows may be absent (outer join).
@@ -108,70 +124,128 @@ def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: A
         )
         if locked.is_forwarded:
             raise InvalidTransitionError(_("This ticket was forwarded to an external platform."))
-        if not locked.can_move_to(to_state):
+        if to_state and not locked.can_move_to(to_state):
             raise InvalidTransitionError(
                 _("A ticket cannot move from “%(from)s” to “%(to)s”.")
                 % {"from": TicketState(locked.state).label, "to": _label(to_state)}
             )
         now = timezone.now()
-        change = StateChange.objects.create(
-            ticket=locked,
-            from_state=locked.state,
-            to_state=to_state,
-            comment=comment.strip(),
-            changed_by=actor,
-            created_at=now,
-        )
-        Board.objects.filter(pk=locked.board_id).update(
-            **{
-                f"count_{locked.state}": F(f"count_{locked.state}") - 1,
-                f"count_{to_state}": F(f"count_{to_state}") + 1,
-            }
-        )
-        locked.state = to_state
-        locked.updated_at = now
-        locked.save(update_fields=["state", "updated_at"])
-        rendered = render_state_changed(locked, change)
-        outgoing_mail_create(
-            kind=OutgoingMailKind.STATE_CHANGED,
-            to_email=locked.creator_email,
-            subject=rendered.subject,
-            body=rendered.body,
-            manager=locked.board.manager,
-            inbox=choose_sending_inbox(board=locked.board, receiving_inbox=locked.receiving_inbox),
-            ticket=locked,
-            in_reply_to=locked.source_message_id,
-            references=locked.source_message_id,
-        )
+        entries: list[Entry] = []
+        public_body = "" if internal else body
+        if to_state or public_body:
+            reply = Entry(
+                ticket=locked,
+                kind=EntryKind.REPLY,
+                author=actor,
+                body=public_body,
+                from_state=locked.state if to_state else "",
+                to_state=to_state,
+                created_at=now,
+            )
+            if to_state:
+                _move(locked, to_state, now)
+            rendered = render_state_changed(locked, reply) if to_state else render_reply(locked, reply)
+            reply.mail = _mail_reporter(
+                locked, kind=OutgoingMailKind.STATE_CHANGED if to_state else OutgoingMailKind.REPLY, rendered=rendered
+            )
+            reply.message_id = reply.mail.message_id
+            reply.save()
+            entries.append(reply)
+        if internal and body:
+            entries.append(
+                Entry.objects.create(ticket=locked, kind=EntryKind.NOTE, author=actor, body=body, created_at=now)
+            )
     logger.info(
-        "ticket state changed",
-        extra={"ticket_id": locked.pk, "from_state": change.from_state, "to_state": to_state},
+        "ticket entry posted",
+        extra={"ticket_id": locked.pk, "kinds": [entry.kind for entry in entries], "to_state": to_state},
     )
     ticket.state, ticket.updated_at = locked.state, locked.updated_at
-    return locked
+    return entries
 
 
-def ticket_add_reporter_message(*, ticket: Ticket, body: str, sender_email: str, message_id: str) -> ReporterMessage:
-    """TKT-7: the reporter answered by email; keep it on the ticket (no mail goes back)."""
-    message = ReporterMessage.objects.create(
-        ticket=ticket,
-        body=body[:DESCRIPTION_MAX_LENGTH],
-        sender_email=sender_email.strip().lower(),
-        message_id=message_id,
+def ticket_change_state(*, ticket: Ticket, to_state: str, comment: str, actor: Any | None) -> Ticket:
+    """Move a ticket (TKT-2), record it on the thread (TKT-3) and tell the reporter (EML-2)."""
+    ticket_post(ticket=ticket, actor=actor, body=comment, to_state=to_state)
+    return ticket
+
+
+def _move(locked: Ticket, to_state: str, now: Any) -> None:
+    Board.objects.filter(pk=locked.board_id).update(
+        **{
+            f"count_{locked.state}": F(f"count_{locked.state}") - 1,
+            f"count_{to_state}": F(f"count_{to_state}") + 1,
+        }
     )
-    logger.info("reporter message added", extra={"ticket_id": ticket.pk, "reporter_message_id": message.pk})
-    return message
+    locked.state = to_state
+    locked.updated_at = now
+    locked.save(update_fields=["state", "updated_at"])
+
+
+def _mail_reporter(ticket: Ticket, *, kind: OutgoingMailKind, rendered: RenderedEmail) -> OutgoingMail:
+    """Mail the reporter, continuing the thread: In-Reply-To the newest message of it, References
+    every Message-ID it holds (THR-2)."""
+    thread = thread_message_ids(ticket=ticket)
+    return outgoing_mail_create(
+        kind=kind,
+        to_email=ticket.creator_email,
+        subject=rendered.subject,
+        body=rendered.body,
+        manager=ticket.board.manager,
+        inbox=choose_sending_inbox(board=ticket.board, receiving_inbox=ticket.receiving_inbox),
+        ticket=ticket,
+        in_reply_to=thread[-1] if thread else "",
+        references=" ".join(thread),
+    )
+
+
+def ticket_add_reporter_message(
+    *,
+    ticket: Ticket,
+    body: str,
+    sender_email: str,
+    source: EntrySource,
+    message_id: str = "",
+    created_at: datetime | None = None,
+    unread: bool = True,
+) -> Entry:
+    """The reporter wrote (THR-4): by mail, or on the secret page. No mail goes back to them; the
+    ticket is marked unread for the managers (THR-7), who are told (THR-8).
+
+    ``unread=False`` for messages a manager already saw elsewhere (a standby item's follow-ups
+    moving with it onto its ticket).
+    """
+    entry = Entry.objects.create(
+        ticket=ticket,
+        kind=EntryKind.MESSAGE,
+        body=body[:ENTRY_BODY_MAX_LENGTH],
+        sender_email=sender_email.strip().lower()[:320],
+        source=source,
+        message_id=message_id,
+        created_at=created_at or timezone.now(),
+    )
+    if unread:
+        Ticket.objects.filter(pk=ticket.pk, has_unread=False).update(has_unread=True)
+        ticket.has_unread = True
+    logger.info("reporter message added", extra={"ticket_id": ticket.pk, "entry_id": entry.pk, "source": source})
+    return entry
+
+
+def ticket_mark_read(*, ticket: Ticket) -> None:
+    """A manager opened the ticket (THR-7). A conditional write, so reading a read ticket writes nothing."""
+    if ticket.has_unread:
+        Ticket.objects.filter(pk=ticket.pk, has_unread=True).update(has_unread=False)
+        ticket.has_unread = False
 
 
 def ticket_delete_unhandled(*, ticket: Ticket) -> None:
-    """Delete a ticket nobody has acted on yet (spam, from the admin); anything moved is a record.
+    """Delete a ticket nobody has acted on yet (spam, from the admin); anything with a thread is a record.
 
     The board's per-state counter is kept in the same transaction.
     """
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        if locked.state != TicketState.NEW or locked.state_changes.exists():
-            raise TicketError(_("Only a ticket that is still new, with no history, can be deleted."))
+        if locked.state != TicketState.NEW or locked.entries.exists():
+            raise TicketError(_("Only a ticket that is still new, with no thread, can be deleted."))
         counter = "count_forwarded" if locked.is_forwarded else f"count_{locked.state}"
         locked.delete()
         Board.objects.filter(pk=locked.board_id).update(**{counter: F(counter) - 1})

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.ticket_list_view, name="list"),
     path("<int:ticket_id>/", views.ticket_detail, name="detail"),
     path("<int:ticket_id>/state/", views.ticket_change_state_view, name="change_state"),
+    path("<int:ticket_id>/post/", views.ticket_post_view, name="post"),
 ]

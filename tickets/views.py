@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -17,10 +18,10 @@ from accounts.services import manager_set_ticket_page_size
 from boards.selectors import board_for_manager_or_404
 
 from .errors import TicketError
-from .forms import StateChangeForm, TicketFilterForm
+from .forms import EntryForm, StateChangeForm, TicketFilterForm
 from .models import Ticket, TicketState
-from .selectors import reporter_messages, ticket_list, ticket_list_known_count, ticket_timeline
-from .services import ticket_change_state
+from .selectors import ticket_list, ticket_list_known_count, ticket_thread
+from .services import ticket_change_state, ticket_mark_read, ticket_post
 
 
 class CountedPaginator(Paginator):
@@ -73,17 +74,56 @@ def ticket_list_view(request: HttpRequest, board_id: int) -> HttpResponse:
 @login_required
 def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpResponse:
     ticket = _get_ticket_for_manager(request, board_id, ticket_id)
+    # Opening the ticket is reading its replies (THR-7); an idempotent flag, safe on GET.
+    ticket_mark_read(ticket=ticket)
+    return _render_detail(request, ticket, EntryForm(ticket=ticket))
+
+
+def _render_detail(request: HttpRequest, ticket: Ticket, form: EntryForm, *, status: int = 200) -> HttpResponse:
     return render(
         request,
         "tickets/ticket_detail.html",
         {
             "ticket": ticket,
             "board": ticket.board,
-            "changes": ticket_timeline(ticket=ticket),
-            "reporter_messages": reporter_messages(ticket=ticket),
-            "form": StateChangeForm(),
+            "thread": ticket_thread(ticket=ticket),
+            "form": form,
+            "state_form": StateChangeForm(),
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def ticket_post_view(request: HttpRequest, board_id: int, ticket_id: int) -> HttpResponse:
+    """The composer on the ticket page: reply, note, move, or a reply or note with a move."""
+    ticket = _get_ticket_for_manager(request, board_id, ticket_id)
+    form = EntryForm(request.POST, ticket=ticket)
+    if not form.is_valid():
+        return _render_detail(request, ticket, form, status=400)
+    try:
+        entries = ticket_post(
+            ticket=ticket,
+            actor=request.user,
+            body=form.cleaned_data["body"],
+            to_state=form.cleaned_data["to_state"],
+            internal=form.is_note,
+        )
+    except TicketError as exc:
+        form.add_error(None, str(exc))
+        return _render_detail(request, ticket, form, status=409)
+    if form.is_note and not form.cleaned_data["to_state"]:
+        messages.success(request, _("Note added. The reporter does not see it."))
+    elif any(entry.to_state for entry in entries):
+        messages.success(
+            request,
+            _("“%(title)s” is now %(state)s; the reporter was told.")
+            % {"title": ticket.title, "state": TicketState(ticket.state).label},
+        )
+    else:
+        messages.success(request, _("Reply sent to the reporter."))
+    return redirect(f"{reverse('tickets:detail', args=[ticket.board_id, ticket.pk])}#thread-end")
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -12,7 +12,7 @@ from inboxes.services import processed_email_reprocess
 from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from standby.models import StandbyItem, StandbyReason
 from tickets.errors import BoardClosedError
-from tickets.models import Ticket, TicketSource
+from tickets.models import Entry, EntryKind, Ticket, TicketSource
 
 from .factories import InboxFactory
 from .mails import eml, make_mail, take_in
@@ -81,18 +81,46 @@ def test_message_without_message_id_is_keyed_on_its_bytes(inbox):
     assert Ticket.objects.get().source_message_id == ""
 
 
-def test_same_sender_and_subject_within_the_window_is_a_duplicate(inbox, settings):
+def test_same_sender_and_subject_within_the_window_is_a_follow_up(inbox, settings):
+    """THR-5: a different body is a follow-up on the ticket, never dropped; another sender's
+    mail with the same subject is a report of its own."""
     settings.DUPLICATE_EMAIL_THRESHOLD_MINUTES = 60
     BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
-    take_in(inbox, make_mail(subject="Help"))
-    again = take_in(inbox, make_mail(subject="Help"))
+    first = take_in(inbox, make_mail(subject="Help"))
+    again = take_in(inbox, make_mail(subject="Re: help", body="Now the scanner too."))
     other_sender = take_in(inbox, make_mail(subject="Help", sender="bob@example.org"))
+    assert again.status == ProcessedEmailStatus.REPLY and again.ticket_id == first.ticket_id
+    message = Entry.objects.get(ticket_id=first.ticket_id)
+    assert (message.kind, message.body) == (EntryKind.MESSAGE, "Now the scanner too.")
+    assert other_sender.status == ProcessedEmailStatus.TICKET and other_sender.ticket_id != first.ticket_id
+
+
+def test_the_same_message_id_twice_is_one_entry(inbox):
+    BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
+    raw = make_mail(subject="Help", message_id="<once@example.org>")
+    first = take_in(inbox, raw)
+    again = take_in(inbox, raw)
+    assert first.status == ProcessedEmailStatus.TICKET
     assert again.status == ProcessedEmailStatus.DUPLICATE
-    assert "60 minutes" in again.reason
-    assert other_sender.status == ProcessedEmailStatus.TICKET
+    assert Ticket.objects.count() == 1 and not Entry.objects.exists()
 
 
-def test_the_duplicate_window_is_a_setting(inbox, settings):
+def test_without_message_id_the_same_content_is_a_duplicate_and_a_new_body_a_follow_up(inbox, settings):
+    settings.DUPLICATE_EMAIL_THRESHOLD_MINUTES = 60
+    BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
+
+    def without_id(body: str) -> bytes:
+        return make_mail(subject="Help", body=body).replace(b"Message-ID:", b"X-Old-Message-ID:")
+
+    first = take_in(inbox, without_id("Printer jammed."))
+    same = take_in(inbox, without_id("Printer jammed."))
+    different = take_in(inbox, without_id("And the toner is empty."))
+    assert first.status == ProcessedEmailStatus.TICKET
+    assert same.status == ProcessedEmailStatus.DUPLICATE and "same subject and text" in same.reason
+    assert different.status == ProcessedEmailStatus.REPLY and different.ticket_id == first.ticket_id
+
+
+def test_the_follow_up_window_is_a_setting(inbox, settings):
     settings.DUPLICATE_EMAIL_THRESHOLD_MINUTES = 0
     BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
     take_in(inbox, make_mail(subject="Help"))

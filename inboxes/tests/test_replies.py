@@ -7,9 +7,9 @@ from django.urls import reverse
 
 from boards.tests.factories import BoardFactory
 from inboxes.models import ProcessedEmailStatus
-from inboxes.replies import strip_quoted_reply, subject_reference
+from inboxes.replies import conversation_subject, subject_reference
 from outbox.models import OutgoingMail, OutgoingMailKind
-from tickets.models import ReporterMessage, Ticket
+from tickets.models import Entry, EntryKind, Ticket
 
 from .mails import make_mail, take_in
 
@@ -28,17 +28,17 @@ def test_subject_reference(subject, expected):
 
 
 @pytest.mark.parametrize(
-    ("body", "expected"),
+    ("subject", "expected"),
     [
-        ("Still broken.\n\nOn Mon, 1 Dec 2026 at 10:00, Tracker <t@x> wrote:\n> old text", "Still broken."),
-        ("Nadal nie działa.\n\nW dniu 01.12.2026 o 10:00 Tracker pisze:\n> stare", "Nadal nie działa."),
-        ("Top\n> quoted\nBottom", "Top\nBottom"),
-        ("Thanks\n-----Original Message-----\nFrom: x", "Thanks"),
-        ("> only quoted", "> only quoted"),
+        ("Re: Printer on fire", "printer on fire"),
+        ("RE: Fwd:  Printer   on fire", "printer on fire"),
+        ("Odp: AW: Re[2]: Printer on fire", "printer on fire"),
+        ("Printer on fire", "printer on fire"),
+        ("Re:", ""),
     ],
 )
-def test_strip_quoted_reply(body, expected):
-    assert strip_quoted_reply(body) == expected
+def test_conversation_subject(subject, expected):
+    assert conversation_subject(subject) == expected
 
 
 def _first_ticket(inbox):  # type: ignore[no-untyped-def]
@@ -60,8 +60,10 @@ def test_reply_to_our_confirmation_joins_the_ticket(inbox):
     row = take_in(inbox, reply)
     assert row.status == ProcessedEmailStatus.REPLY and row.ticket == ticket
     assert Ticket.objects.count() == 1
-    message = ReporterMessage.objects.get()
-    assert (message.ticket, message.body, message.sender_email) == (ticket, "It is smoking now.", "rita@example.org")
+    message = Entry.objects.filter(kind=EntryKind.MESSAGE).get()
+    assert (message.ticket, message.folded.own, message.sender_email) == (ticket, "It is smoking now.", "rita@example.org")
+    # The quoted history is kept, folded away on the page (THR-4).
+    assert "> We received your report" in message.body and "We received your report" in message.folded.quoted
     # No mail goes back for a reply: nothing to confirm, and no loop to start.
     assert OutgoingMail.objects.count() == 1
 
@@ -72,7 +74,7 @@ def test_reply_found_by_subject_reference_from_the_reporter(inbox):
     reply = make_mail(subject=f"Re: [#{str(ticket.uuid)[:8]}] my printer", body="Any news?")
     row = take_in(inbox, reply)
     assert row.status == ProcessedEmailStatus.REPLY
-    assert ReporterMessage.objects.get().ticket == ticket
+    assert Entry.objects.filter(kind=EntryKind.MESSAGE).get().ticket == ticket
 
 
 @pytest.mark.django_db
@@ -81,7 +83,7 @@ def test_subject_reference_from_someone_else_opens_a_new_ticket(inbox):
     stranger = make_mail(subject=f"Re: [#{str(ticket.uuid)[:8]}] hijack", sender="Eve <eve@example.org>")
     row = take_in(inbox, stranger)
     assert row.status == ProcessedEmailStatus.TICKET
-    assert not ReporterMessage.objects.exists() and Ticket.objects.count() == 2
+    assert not Entry.objects.filter(kind=EntryKind.MESSAGE).exists() and Ticket.objects.count() == 2
 
 
 @pytest.mark.django_db
@@ -93,7 +95,7 @@ def test_out_of_office_answer_to_a_notification_is_ignored(inbox):
     )
     row = take_in(inbox, auto)
     assert row.status == ProcessedEmailStatus.IGNORED
-    assert Ticket.objects.count() == 1 and not ReporterMessage.objects.exists()
+    assert Ticket.objects.count() == 1 and not Entry.objects.filter(kind=EntryKind.MESSAGE).exists()
 
 
 @pytest.mark.django_db
@@ -105,7 +107,7 @@ def test_reply_to_another_managers_mail_is_not_attached(inbox, other_manager):
     BoardFactory(manager=other_manager, exclusive_inbox=their_inbox)
     row = take_in(their_inbox, make_mail(subject="Re: x", headers={"In-Reply-To": confirmation.message_id}))
     assert row.status == ProcessedEmailStatus.TICKET
-    assert not ReporterMessage.objects.exists()
+    assert not Entry.objects.filter(kind=EntryKind.MESSAGE).exists()
 
 
 @pytest.mark.django_db

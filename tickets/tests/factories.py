@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from boards.models import Board, ExternalPlatform
 from boards.tests.factories import BoardFactory
-from tickets.models import ForwardStatus, StateChange, Ticket, TicketSource, TicketState
+from tickets.models import Entry, EntryKind, ForwardStatus, Ticket, TicketSource, TicketState
 
 
 def _bump_board_counter(board_id: int, field: str, delta: int) -> None:
@@ -66,23 +66,24 @@ def _first_allowed_move(change: Any) -> str:
 
 
 class StateChangeFactory(factory.django.DjangoModelFactory):
-    """One move recorded on the timeline; the ticket is moved to `to_state` too.
+    """One move recorded on the thread (a reply entry with a state change); the ticket is moved to `to_state` too.
 
     Defaults to the ticket's first allowed move (new → in progress, in progress → closed).
     """
 
     class Meta:
-        model = StateChange
+        model = Entry
 
     ticket = factory.SubFactory(TicketFactory)
+    kind = EntryKind.REPLY
     from_state = factory.LazyAttribute(lambda o: o.ticket.state)
     to_state = factory.LazyAttribute(_first_allowed_move)
-    comment = ""
-    changed_by = factory.LazyAttribute(lambda o: o.ticket.board.manager)
+    body = ""
+    author = factory.LazyAttribute(lambda o: o.ticket.board.manager)
     created_at = factory.LazyFunction(timezone.now)
 
     @classmethod
-    def _create(cls, model_class: type[StateChange], *args: Any, **kwargs: Any) -> StateChange:
+    def _create(cls, model_class: type[Entry], *args: Any, **kwargs: Any) -> Entry:
         change = super()._create(model_class, *args, **kwargs)
         ticket = change.ticket
         if ticket.state != change.to_state:

@@ -9,7 +9,7 @@ from accounts.tests.factories import ManagerFactory
 from boards.models import Board, Keyword
 from boards.tests.factories import BoardFactory, KeywordFactory
 from outbox.models import OutgoingMail, OutgoingMailKind
-from tickets.models import StateChange, Ticket, TicketState
+from tickets.models import Entry, Ticket, TicketState
 from tickets.tests.factories import StateChangeFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_board_archive_action(admin_client_, board):
 
 def test_ticket_pages_load_with_history_read_only(admin_client_, board):
     ticket = TicketFactory(board=board, title="Printer jammed")
-    StateChangeFactory(ticket=ticket, comment="On it")
+    StateChangeFactory(ticket=ticket, body="On it")
     changelist = admin_client_.get(TICKETS)
     assert changelist.status_code == 200
     assert "Printer jammed" in changelist.content.decode()
@@ -185,8 +185,8 @@ def test_state_action_moves_through_the_service_and_notifies(admin_client_, boar
     assert response.status_code == 200
     ticket.refresh_from_db()
     assert ticket.state == TicketState.IN_PROGRESS
-    change = StateChange.objects.get(ticket=ticket)
-    assert (change.from_state, change.to_state, change.changed_by) == ("new", "in_progress", admin_client_.admin)
+    change = Entry.objects.get(ticket=ticket)
+    assert (change.from_state, change.to_state, change.author) == ("new", "in_progress", admin_client_.admin)
     assert OutgoingMail.objects.filter(ticket=ticket, kind=OutgoingMailKind.STATE_CHANGED).count() == 1
     assert len(mail.outbox) == 1 and ticket.creator_email in mail.outbox[0].to
     assert any("1 ticket moved to “In progress”" in m for m in _messages(response))
@@ -207,7 +207,7 @@ def test_state_action_refuses_invalid_moves_with_a_message(admin_client_, board)
     fresh.refresh_from_db()
     done.refresh_from_db()
     assert (fresh.state, done.state) == (TicketState.NEW, TicketState.CLOSED)
-    assert not StateChange.objects.exists()
+    assert not Entry.objects.exists()
     assert not OutgoingMail.objects.exists()
 
 

@@ -9,7 +9,7 @@ from django.core import mail
 
 from accounts.tests.factories import DEFAULT_PASSWORD, ManagerFactory
 from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
-from tickets.models import StateChange, Ticket
+from tickets.models import Entry, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -60,7 +60,7 @@ def test_board_public_report_drag_to_in_progress_and_secret_page(
     screenshot("dragged-to-in-progress")
     ticket.refresh_from_db()
     assert ticket.state == "in_progress"
-    assert StateChange.objects.filter(ticket=ticket, to_state="in_progress").exists()
+    assert Entry.objects.filter(ticket=ticket, to_state="in_progress").exists()
 
     # The reporter's notification is in the outbox, and was sent.
     notice = OutgoingMail.objects.get(ticket=ticket, kind=OutgoingMailKind.STATE_CHANGED)

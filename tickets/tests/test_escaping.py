@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from boards.models import ExternalPlatform
 from boards.tests.factories import BoardFactory
-from tickets.models import ForwardStatus, ReporterMessage
+from tickets.models import Entry, EntryKind, ForwardStatus
 
 from .factories import StateChangeFactory, TicketFactory
 from .hostile import assert_shown_escaped, hostile
@@ -67,10 +67,14 @@ def test_dashboard_shows_hostile_text_escaped(manager_client, hostile_board, hos
 def test_ticket_page_shows_hostile_text_escaped(manager_client, manager, hostile_board, hostile_ticket):
     manager.name = hostile("manager name")
     manager.save(update_fields=["name"])
-    change = StateChangeFactory(ticket=hostile_ticket, comment=hostile("comment"), changed_by=manager)
-    message = ReporterMessage.objects.create(
-        ticket=hostile_ticket, body=hostile("reporter message"), sender_email=hostile("reporter message sender")
+    change = StateChangeFactory(ticket=hostile_ticket, body=hostile("comment"), author=manager)
+    message = Entry.objects.create(
+        ticket=hostile_ticket,
+        kind=EntryKind.MESSAGE,
+        body=hostile("reporter message"),
+        sender_email=hostile("reporter message sender"),
     )
+    note = Entry.objects.create(ticket=hostile_ticket, kind=EntryKind.NOTE, body=hostile("note"), author=manager)
     response = manager_client.get(reverse("tickets:detail", args=[hostile_board.pk, hostile_ticket.pk]))
     assert response.status_code == 200
     assert_shown_escaped(
@@ -79,8 +83,9 @@ def test_ticket_page_shows_hostile_text_escaped(manager_client, manager, hostile
         hostile_ticket.description,
         hostile_ticket.creator_email,
         hostile_board.name,
-        change.comment,
+        change.body,
         manager.name,
         message.body,
         message.sender_email,
+        note.body,
     )

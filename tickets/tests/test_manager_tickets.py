@@ -11,7 +11,7 @@ from django.utils import timezone
 from boards.tests.test_boards import make_board, make_ticket
 from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from tickets.errors import InvalidTransitionError
-from tickets.models import StateChange, Ticket, TicketSource, TicketState
+from tickets.models import Entry, Ticket, TicketSource, TicketState
 from tickets.services import ticket_change_state
 
 pytestmark = pytest.mark.django_db
@@ -48,8 +48,8 @@ def test_state_change_is_recorded_and_mailed_after_commit(board, manager, django
     assert mail.outbox == []  # nothing leaves before the transaction commits
     for callback in callbacks:
         callback()
-    change = StateChange.objects.get(ticket=ticket)
-    assert (change.from_state, change.to_state, change.comment, change.changed_by) == (
+    change = Entry.objects.get(ticket=ticket)
+    assert (change.from_state, change.to_state, change.body, change.author) == (
         "new",
         "in_progress",
         "Looking <b>now</b>",

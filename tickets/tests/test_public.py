@@ -336,8 +336,8 @@ def test_hostile_html_is_escaped_on_the_page_and_plain_in_the_email(client, boar
 
 def test_timeline_shows_each_change_with_its_comment(client, board):
     ticket = TicketFactory(board=board)
-    StateChangeFactory(ticket=ticket, comment="Looking into it.\nTomorrow <maybe>.")
-    StateChangeFactory(ticket=ticket, to_state=TicketState.CLOSED, comment="Fixed the roller.")
+    StateChangeFactory(ticket=ticket, body="Looking into it.\nTomorrow <maybe>.")
+    StateChangeFactory(ticket=ticket, to_state=TicketState.CLOSED, body="Fixed the roller.")
     ticket.refresh_from_db()
     assert ticket.state == TicketState.CLOSED
 
@@ -384,11 +384,12 @@ def test_links_keep_working_after_suspension_and_archiving(client, manager):
     assert client.get(_ticket_url(ticket)).status_code == 200
 
 
-def test_the_secret_page_is_read_only(client, board):
+def test_the_secret_page_cannot_change_the_state(client, board):
+    """The reporter can only write (THR-4); a POST with anything else changes nothing."""
     ticket = TicketFactory(board=board)
-    assert client.post(_ticket_url(ticket), {"state": "closed"}).status_code == 405
+    assert client.post(_ticket_url(ticket), {"state": "closed"}).status_code == 400
     ticket.refresh_from_db()
-    assert ticket.state == TicketState.NEW
+    assert ticket.state == TicketState.NEW and not ticket.entries.exists()
 
 
 # --- Partials and languages ------------------------------------------------------------------
@@ -416,7 +417,7 @@ def test_public_pages_in_polish(client, board):
     assert "Twój adres e-mail" in html
 
     page = client.get(_ticket_url(ticket), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
-    assert "Historia" in page
+    assert "Rozmowa" in page
     assert "W toku" in page
 
     gone = BoardFactory(manager=board.manager, archived=True)
@@ -499,7 +500,7 @@ def test_language_switch_works_on_the_secret_page(live_server, browser_page, com
     with page.expect_navigation():
         page.get_by_label("Language").select_option("pl")
     assert page.url == f"{live_server.url}/ticket/{ticket.uuid}"
-    assert page.get_by_role("heading", name="Historia").is_visible()
+    assert page.get_by_role("heading", name="Rozmowa").is_visible()
     assert posts and posts[0].get("origin") == live_server.url
 
 

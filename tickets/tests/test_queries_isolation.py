@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from boards.models import Board
 from boards.tests.test_boards import make_board, make_ticket
-from tickets.models import StateChange, Ticket, TicketSource, TicketState
+from tickets.models import Entry, Ticket, TicketSource, TicketState
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +105,7 @@ def test_isolation_walk_every_board_and_ticket_url_is_404_for_another_manager(ma
     board.refresh_from_db()
     ticket.refresh_from_db()
     assert (board.name, board.is_archived, ticket.state) == ("Theirs", False, "new")
-    assert not StateChange.objects.exists()
+    assert not Entry.objects.exists()
 
 
 def test_ticket_of_own_board_under_someone_elses_board_id_is_404(manager_client, manager, other_manager):

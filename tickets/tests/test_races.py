@@ -8,7 +8,7 @@ import pytest
 from boards.models import Board
 from outbox.models import OutgoingMail, OutgoingMailKind
 from tickets.errors import InvalidTransitionError
-from tickets.models import StateChange, Ticket, TicketState
+from tickets.models import Entry, Ticket, TicketState
 from tickets.services import ticket_change_state
 
 from .factories import TicketFactory
@@ -41,7 +41,7 @@ def test_two_simultaneous_moves_of_one_ticket_one_wins_the_other_is_refused(
     assert isinstance(second.error, InvalidTransitionError), second.error
     ticket.refresh_from_db()
     assert ticket.state == first_move
-    assert list(StateChange.objects.values_list("from_state", "to_state")) == [(TicketState.NEW, first_move)]
+    assert list(Entry.objects.values_list("from_state", "to_state")) == [(TicketState.NEW, first_move)]
     assert OutgoingMail.objects.filter(ticket=ticket, kind=OutgoingMailKind.STATE_CHANGED).count() == 1
     counts = Board.objects.values("count_new", "count_in_progress", "count_rejected").get(pk=board.pk)
     assert counts == {"count_new": 0, "count_in_progress": 0, "count_rejected": 0} | {f"count_{first_move}": 1}
