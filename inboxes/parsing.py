@@ -208,6 +208,7 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # C0/C1 controls except tab and newline: NUL is refused by PostgreSQL text columns, the rest is
 # invisible garbage left over from broken encodings.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_C1_CONTROL_RE = re.compile(r"[\x80-\x9f]")
 
 
 def _raw_values(msg: Message, name: str) -> list[str]:
@@ -230,7 +231,7 @@ def _first_raw_value(msg: Message, name: str) -> str | None:
 
 def _decode_8bit(value: str) -> str:
     # The parser smuggles raw 8-bit header bytes through as lone surrogates (surrogateescape).
-    # Senders that put raw bytes in headers almost always mean UTF-8; _decode_bytes handles the rest.
+    # Raw bytes in headers declare no charset; _decode_bytes reads them as UTF-8 or windows-1252.
     if not _SURROGATE_RE.search(value):
         return value
     try:
@@ -260,8 +261,12 @@ def _header_text(msg: Message, name: str) -> str:
 def _needs_own_decoding(text: str) -> bool:
     # The stdlib decodes each encoded word on its own and leaves surrogates or U+FFFD when a word
     # is not valid in its charset (a character split across two words, gb2312 used for GBK,
-    # unknown charsets), and it leaves malformed words as literal "=?...?=" text.
-    return "\ufffd" in text or bool(_SURROGATE_RE.search(text) or _ENCODED_WORD_RE.search(text))
+    # unknown charsets), and it leaves malformed words as literal "=?...?=" text. It also reads
+    # "iso-8859-1" words literally, so the windows-1252 quotes and dashes senders put in them come
+    # out as C1 controls, which nobody writes on purpose.
+    return "\ufffd" in text or bool(
+        _SURROGATE_RE.search(text) or _ENCODED_WORD_RE.search(text) or _C1_CONTROL_RE.search(text)
+    )
 
 
 # =?charset?encoding?text?= with two tolerances seen in the wild: spaces inside the text, and a
@@ -377,30 +382,49 @@ def _codec_for(charset: str | None) -> str | None:
 
 
 def _decode_bytes(data: bytes, charset: str | None) -> str:
-    """Decode with the declared charset, its superset, then UTF-8, then latin-1; never raises."""
+    """Decode with the declared charset or its superset, else as undeclared text; never raises."""
     codec = _codec_for(charset)
+    if codec is None:
+        return _decode_undeclared(data)
     attempts = []
-    if codec is None or (_SINGLE_BYTE_CODEC_RE.fullmatch(codec) and not data.isascii()):
+    if _SINGLE_BYTE_CODEC_RE.fullmatch(codec) and not data.isascii():
         attempts.append("utf-8")
-    if codec is not None:
-        attempts.append(codec)
-    attempts.append("utf-8")
+    attempts += [codec, "utf-8"]
     for name in dict.fromkeys(attempts):
         try:
             return data.decode(name)
         except (UnicodeError, LookupError):
             continue
-    if codec is not None:
-        try:
-            return data.decode(codec, errors="replace")
-        except (UnicodeError, LookupError):
-            pass
-    # Undeclared and not valid UTF-8: a few bad bytes in otherwise UTF-8 text (a truncated
-    # character) read better as U+FFFD than the whole text turned into latin-1 mojibake.
+    try:
+        return data.decode(codec, errors="replace")
+    except (UnicodeError, LookupError):
+        return _decode_undeclared(data)
+
+
+def _decode_undeclared(data: bytes) -> str:
+    """Decode bytes whose charset is unknown: UTF-8, else windows-1252, never dropping text.
+
+    Undeclared 8-bit text (no charset, "unknown-8bit", a label nobody knows, 8-bit data labelled
+    ASCII) is UTF-8 from current software and windows-1252 from Windows software and web forms.
+    Valid multi-byte UTF-8 practically never occurs by chance in windows-1252 text, so strict
+    UTF-8 goes first. windows-1252 rather than latin-1: the two agree on letters, but latin-1 reads
+    the curly quotes, dashes, "€" and "…" in 0x80-0x9F as C1 controls, which are then stripped, so
+    "We’ve" became "Weve".
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Not clean UTF-8, but it may be UTF-8 with a damaged or cut-off character, which windows-1252
+    # would turn into mojibake from start to end: keep it UTF-8 when it has more well-formed
+    # multi-byte characters than broken bytes. Otherwise windows-1252, where the five bytes it
+    # leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) become U+FFFD and the rest of the text stays.
     text = data.decode("utf-8", errors="replace")
-    if text.count("\ufffd") * 100 <= len(text):
+    broken = text.count("\ufffd")
+    well_formed = len(text) - len(text.encode("ascii", errors="ignore")) - broken
+    if well_formed > broken:
         return text
-    return data.decode("latin-1", errors="replace")
+    return data.decode("cp1252", errors="replace")
 
 
 # --------------------------------------------------------------------------- addresses and ids
@@ -598,7 +622,26 @@ def _payload_text(part: Message, *, max_chars: int) -> str:
         data = payload.encode("utf-8", "surrogateescape")
     # Four bytes per character is the UTF-8 maximum, so the cut never loses text that would
     # have survived the character limit.
-    return _decode_bytes(data[: max_chars * 4], _part_charset(part))[:max_chars]
+    return _decode_bytes(_cut_bytes(data, max_chars * 4), _part_charset(part))[:max_chars]
+
+
+def _cut_bytes(data: bytes, limit: int) -> bytes:
+    """``data[:limit]``, without a UTF-8 character cut in two at the end.
+
+    A cut-off character would make a long UTF-8 text fail the strict UTF-8 check of
+    ``_decode_undeclared`` and come out as windows-1252 mojibake. In any other charset this drops
+    at most three bytes at a point the character limit cuts off anyway.
+    """
+    if len(data) <= limit:
+        return data
+    data = data[:limit]
+    for back in range(1, 4):
+        byte = data[-back]
+        if byte < 0x80:
+            break  # ASCII: no character is open
+        if byte >= 0xC0:
+            return data[:-back]  # the lead byte of the last, possibly incomplete character
+    return data
 
 
 _BLANK_LINES_RE = re.compile(r"\n{3,}")

@@ -39,6 +39,8 @@ EXPECTED = {
     # Same sender as gmail_multipart a moment earlier: one automatic mail per sender per hour.
     "reply_with_references.eml": (TICKET, HELD, "Re: Your ticket has been received"),
     "windows1250.eml": (TICKET, SENT, "Chyba při ukládání objednávky"),
+    "windows1252_undeclared.eml": (TICKET, SENT, "Order #4471 – “Express” delivery charged twice"),
+    "unknown_8bit_qp.eml": (TICKET, SENT, "Koffieautomaat 3e verdieping – “Storing E4”"),
 }
 
 
@@ -51,19 +53,23 @@ def test_every_corpus_message_ends_up_as_expected(live_inbox, dovecot, imap_acco
     result = inbox_poll(inbox=live_inbox, batch_size=7)
 
     assert not result.error
-    outcome = {}
+    outcome, descriptions = {}, {}
     for row in ProcessedEmail.objects.select_related("ticket"):
         confirmation = None
         if row.ticket is not None:
+            descriptions[uid_to_name[row.imap_uid]] = row.ticket.description
             confirmation = OutgoingMail.objects.get(ticket=row.ticket, kind=OutgoingMailKind.TICKET_CREATED).status
         outcome[uid_to_name[row.imap_uid]] = (row.status, confirmation, row.ticket.title if row.ticket else None)
     for name, (status, confirmation, title) in EXPECTED.items():
         assert outcome[name][:2] == (status, confirmation), name
         if title is not None:
             assert outcome[name][2] == title, name
-    assert Ticket.objects.filter(board=board).count() == 18
+    assert Ticket.objects.filter(board=board).count() == 20
     assert all("\\Seen" in flags for flags in dovecot.fetch_flags(imap_account.username).values())
     huge = Ticket.objects.get(title__startswith="Import job crashes")
     assert len(huge.description) == 6000
+    # Text that used to go missing: windows-1252 punctuation.
+    assert "We’ve been charged twice for the “Express” delivery" in descriptions["windows1252_undeclared.eml"]
+    assert "Collega’s betalen nu wel €0,40 per kop…" in descriptions["unknown_8bit_qp.eml"]
     failed = ProcessedEmail.objects.get(status=FAILED)
     assert "no sender address" in failed.reason and failed.raw_size > 0

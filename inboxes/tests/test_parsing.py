@@ -4,6 +4,7 @@ TKT-7). Pure: no database, no Django."""
 from __future__ import annotations
 
 import base64
+import quopri
 import random
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -44,6 +45,8 @@ REQUIRED_CORPUS = {
     "reply_with_references.eml",
     "mailing_list.eml",
     "plain_utf8.eml",
+    "windows1252_undeclared.eml",
+    "unknown_8bit_qp.eml",
 }
 CORPUS = sorted(path.name for path in EML_DIR.glob("*.eml"))
 
@@ -288,6 +291,40 @@ def test_gb2312_label_with_gbk_only_characters() -> None:
     assert parsed.sender_name == "王喆"
     assert parsed.sender_email == "wangzhe@example.cn"
     assert "我是王喆，上传附件时系统提示“文件过大”" in parsed.body
+
+
+def test_windows1252_without_any_charset() -> None:
+    parsed = parse_eml("windows1252_undeclared.eml")
+
+    # A PHP contact form: no Content-Type at all, 8-bit windows-1252 in the body and in the headers.
+    assert parsed.subject == "Order #4471 – “Express” delivery charged twice"
+    assert parsed.sender_name == "Siobhán O’Neill"
+    assert parsed.sender_email == "siobhan.oneill@example.ie"
+    assert parsed.body == (
+        "Hello,\n\n"
+        "We’ve been charged twice for the “Express” delivery on order #4471 – once at checkout (€12.90) "
+        "and again when the parcel shipped (€12.90).\n"
+        "The order total should be €84.50 — the bank statement shows €97.40…\n\n"
+        "Could you refund the second charge?\n\n"
+        "Thanks,\nSiobhán"
+    )
+
+
+def test_unknown_8bit_quoted_printable() -> None:
+    parsed = parse_eml("unknown_8bit_qp.eml")
+
+    # sendmail labels unlabelled 8-bit text "unknown-8bit" when it converts it to quoted-printable,
+    # and leaves the 8-bit headers as they are.
+    assert parsed.subject == "Koffieautomaat 3e verdieping – “Storing E4”"
+    assert parsed.sender_name == "Jansen, Henk"
+    assert parsed.body == (
+        "Goedemorgen,\n\n"
+        "De koffieautomaat op de 3e verdieping geeft sinds vanochtend de melding “Storing E4” – "
+        "er komt alleen heet water uit.\n"
+        "’s Middags heeft iemand het apparaat al uit- en aangezet, zonder resultaat.\n"
+        "Collega’s betalen nu wel €0,40 per kop… voor heet water.\n\n"
+        "Met vriendelijke groet,\nHenk Jansen\nFacilitaire Dienst – gebouw B"
+    )
 
 
 @pytest.mark.parametrize("name", CORPUS)
@@ -590,6 +627,118 @@ def test_html_markdown_escapes_and_layout_tables_do_not_leak() -> None:
     assert body.startswith("Order\n\nNumber: 1234\n\n1. first\n- second\n+ third")
     assert "#" not in body and "|" not in body
     assert "[link](https://example.com/a" in body
+
+
+# --------------------------------------------------------------------------- windows-1252 without a usable label
+
+CP1252_TEXT = "We’ve “fixed” it – mostly — for €5… ok"
+
+
+def _transfer_encoded(text: bytes, transfer_encoding: str) -> bytes:
+    return quopri.encodestring(text) if transfer_encoding == "quoted-printable" else text
+
+
+def _raw_header(data: bytes) -> str:
+    """Header bytes as ``build`` writes them back: 8-bit bytes unchanged, nothing declared."""
+    return data.decode("ascii", "surrogateescape")
+
+
+_UNUSABLE_LABELS = [
+    pytest.param("", id="no-charset"),
+    pytest.param("; charset=unknown-8bit", id="unknown-8bit"),
+    pytest.param('; charset="x-unknown"', id="x-unknown"),
+    pytest.param("; charset=unknown", id="unknown"),
+    pytest.param("; charset=bogus-charset", id="bogus-label"),
+    pytest.param("; charset=us-ascii", id="us-ascii"),
+]
+_LATIN1_LABELS = [
+    pytest.param("; charset=iso-8859-1", id="iso-8859-1"),
+    pytest.param("; charset=latin-1", id="latin-1"),
+    pytest.param("; charset=windows-1252", id="windows-1252"),
+]
+
+
+@pytest.mark.parametrize("charset_param", _UNUSABLE_LABELS + _LATIN1_LABELS)
+@pytest.mark.parametrize("transfer_encoding", ["8bit", "quoted-printable"])
+def test_windows1252_body_keeps_quotes_dashes_and_euro(charset_param: str, transfer_encoding: str) -> None:
+    raw = build(
+        f"Subject: s\nFrom: a@example.com\nContent-Transfer-Encoding: {transfer_encoding}",
+        _transfer_encoded(CP1252_TEXT.encode("cp1252"), transfer_encoding),
+        content_type=f"text/plain{charset_param}",
+    )
+
+    assert parse_message(raw).body == CP1252_TEXT
+
+
+@pytest.mark.parametrize("charset_param", _UNUSABLE_LABELS)
+@pytest.mark.parametrize("transfer_encoding", ["8bit", "quoted-printable"])
+def test_undeclared_utf8_body_is_still_utf8(charset_param: str, transfer_encoding: str) -> None:
+    text = "Zażółć – “ok” €5… ½"
+    raw = build(
+        f"Subject: s\nFrom: a@example.com\nContent-Transfer-Encoding: {transfer_encoding}",
+        _transfer_encoded(text.encode(), transfer_encoding),
+        content_type=f"text/plain{charset_param}",
+    )
+
+    assert parse_message(raw).body == text
+
+
+@pytest.mark.parametrize(
+    "charset_param",
+    [
+        pytest.param("", id="no-charset"),
+        pytest.param("; charset=unknown-8bit", id="unknown-8bit"),
+        pytest.param("; charset=iso-8859-1", id="iso-8859-1"),
+    ],
+)
+@pytest.mark.parametrize("undefined_byte", [b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"], ids=lambda b: b.hex())
+def test_byte_undefined_in_windows1252_keeps_the_rest(charset_param: str, undefined_byte: bytes) -> None:
+    payload = CP1252_TEXT.encode("cp1252") + b" " + undefined_byte + b" end"
+    raw = build("Subject: s\nFrom: a@example.com", payload, content_type=f"text/plain{charset_param}")
+
+    assert parse_message(raw).body == CP1252_TEXT + " \ufffd end"
+
+
+def test_undeclared_utf8_with_a_cut_off_character_stays_utf8() -> None:
+    payload = "Zażółć gęślą jaźń".encode() + "ż".encode()[:1]
+    raw = build("Subject: s\nFrom: a@example.com", payload, content_type="text/plain")
+
+    assert parse_message(raw).body == "Zażółć gęślą jaźń\ufffd"
+
+
+def test_huge_undeclared_utf8_body_cut_inside_a_character_stays_utf8() -> None:
+    # The body is cut at four bytes per character of the limit; here that falls inside an "ż".
+    text = "x" + "ż" * BODY_MAX_CHARS
+    raw = build("Subject: s\nFrom: a@example.com", text.encode(), content_type="text/plain")
+
+    body = parse_message(raw).body
+
+    assert len(body) == BODY_MAX_CHARS
+    assert body == text[:BODY_MAX_CHARS]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param(_raw_header(CP1252_TEXT.encode("cp1252")), CP1252_TEXT, id="raw-8bit"),
+        pytest.param(_raw_header("Zażółć – “ok”".encode()), "Zażółć – “ok”", id="raw-8bit-utf8"),
+        pytest.param(
+            "=?unknown-8bit?q?We=92ve_=93fixed=94_it_=96_=805=85?=", "We’ve “fixed” it – €5…", id="unknown-8bit"
+        ),
+        pytest.param("=?x-unknown?b?" + base64.b64encode(b"\x93ok\x94").decode() + "?=", "“ok”", id="x-unknown"),
+        pytest.param("=?bogus-charset?q?We=92ve?=", "We’ve", id="bogus-label"),
+        pytest.param("=?iso-8859-1?q?We=92ve_=93fixed=94_it_=96_=805=85?=", "We’ve “fixed” it – €5…", id="iso-8859-1"),
+        pytest.param("=?latin-1?q?=93caf=E9=94?=", "“café”", id="latin-1"),
+        pytest.param("=?us-ascii?q?We=92ve?=", "We’ve", id="us-ascii"),
+        pytest.param(_raw_header(b"We\x92ve \x81 end"), "We’ve \ufffd end", id="raw-8bit-undefined-byte"),
+    ],
+)
+def test_windows1252_subject_and_display_name(header: str, expected: str) -> None:
+    parsed = parse_message(build(f"Subject: {header}\nFrom: {header} <a@example.com>"))
+
+    assert parsed.subject == expected
+    assert parsed.sender_name == expected
+    assert parsed.sender_email == "a@example.com"
 
 
 # --------------------------------------------------------------------------- auto-generated mail (ING-7)
