@@ -539,6 +539,12 @@ def _date(msg: Message) -> datetime | None:
 _MIME_TYPE_RE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _CONTENT_TYPE_RAW_RE = re.compile(r"^\s*([^;\s]+)")
 _CHARSET_RAW_RE = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+_NAME_PARAM_RAW_RE = re.compile(r"\bname\s*=", re.IGNORECASE)
+# message/global is message/rfc822 with UTF-8 headers (RFC 6532). Other message/* types are not
+# messages to read: delivery-status is a status block, external-body points elsewhere, partial is
+# a fragment.
+_ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+_FORWARDED_SEPARATOR = "---------- Forwarded message ----------"
 
 
 def _content_type(part: Message) -> str:
@@ -560,17 +566,16 @@ def _part_charset(part: Message) -> str | None:
         return match.group(1) if match else None
 
 
-def _is_attachment(part: Message) -> bool:
+def _file_marks(part: Message) -> tuple[bool, bool]:
+    """Whether ``part`` is marked as an attachment, and whether it carries a file name."""
     try:
         disposition = part.get_content_disposition()
         named = bool(part.get_filename())
     except Exception:
         raw = (_first_raw_value(part, "Content-Disposition") or "").lower()
         disposition = "attachment" if raw.strip().startswith("attachment") else None
-        named = "filename" in raw
-    # A named part is a file even when marked inline (Apple Mail sends attached .txt files that
-    # way); quoting a file into a ticket is worse than leaving it out.
-    return disposition == "attachment" or named
+        named = "filename" in raw or bool(_NAME_PARAM_RAW_RE.search(_first_raw_value(part, "Content-Type") or ""))
+    return disposition == "attachment", named
 
 
 def _alternative_rank(part: Message) -> int:
@@ -582,11 +587,35 @@ def _alternative_rank(part: Message) -> int:
     return 2 if content_type == "text/html" else 3
 
 
-def _body_text(part: Message, *, depth: int) -> str:
-    if depth > MAX_MIME_DEPTH or _is_attachment(part):
+def _body_text(msg: Message, *, depth: int) -> str:
+    """What a reader of ``msg`` sees as text: the sender's own words, then each attached message.
+
+    The own words are the ordinary body parts. Named inline text parts count only when those hold
+    nothing: next to real text such a part is a file (Apple Mail sends attached .txt files inline),
+    and quoting a file into a ticket is worse than leaving it out; on its own it is how some
+    clients send the text itself (a .txt dropped into an empty Apple Mail message, gateways that
+    wrap the body as "message.txt"). Forwarding "as attachment" (Gmail, Outlook, Thunderbird,
+    Apple Mail) and list digests put the text that matters in message/rfc822 parts, so each
+    attached message follows the own words, whether or not there are any.
+    """
+    if depth > MAX_MIME_DEPTH:
+        return ""
+    own = _own_text(msg, depth=depth, with_named=False) or _own_text(msg, depth=depth, with_named=True)
+    forwarded = [
+        _forwarded_text(inner, depth=inner_depth) for inner, inner_depth in _attached_messages(msg, depth=depth)
+    ]
+    return "\n\n".join(text for text in (own, *forwarded) if text)
+
+
+def _own_text(part: Message, *, depth: int, with_named: bool) -> str:
+    if depth > MAX_MIME_DEPTH:
+        return ""
+    attachment, named = _file_marks(part)
+    if attachment or (named and not with_named):
         return ""
     content_type = _content_type(part)
-    # Forwarded or returned originals and DSN status blocks are not the sender's own words.
+    # Attached messages are not the sender's own words: _body_text adds forwarded ones after them,
+    # while returned originals and DSN status blocks are left out altogether.
     if content_type.startswith("message/"):
         return ""
     if part.is_multipart():
@@ -595,11 +624,11 @@ def _body_text(part: Message, *, depth: int) -> str:
             # The text/plain alternative is preferred (ING-2); HTML only when no plain text exists
             # or it is empty, as some mailers send.
             for child in sorted(children, key=_alternative_rank):
-                text = _body_text(child, depth=depth + 1)
+                text = _own_text(child, depth=depth + 1, with_named=with_named)
                 if text:
                     return text
             return ""
-        texts = (_body_text(child, depth=depth + 1) for child in children)
+        texts = (_own_text(child, depth=depth + 1, with_named=with_named) for child in children)
         return "\n\n".join(text for text in texts if text)
     if content_type == "text/html":
         return _clean_body(_html_to_text(_payload_text(part, max_chars=HTML_MAX_CHARS)))
@@ -608,6 +637,46 @@ def _body_text(part: Message, *, depth: int) -> str:
     if content_type == "text/plain" or content_type.startswith("multipart/"):
         return _clean_body(_payload_text(part, max_chars=BODY_MAX_CHARS))
     return ""
+
+
+def _attached_messages(part: Message, *, depth: int) -> list[tuple[Message, int]]:
+    """The messages attached in ``part``'s MIME tree, each with its nesting depth.
+
+    Messages attached inside those are theirs to show (see ``_forwarded_text``). The message in a
+    delivery report is the recipient's own mail coming back, not something sent to us to read,
+    so reports are not searched.
+    """
+    if depth > MAX_MIME_DEPTH or not part.is_multipart():
+        return []
+    content_type = _content_type(part)
+    children = [child for child in part.get_payload() if isinstance(child, Message)]
+    if content_type in _ATTACHED_MESSAGE_TYPES:
+        return [(child, depth + 1) for child in children[:1]]
+    if content_type == "multipart/report":
+        return []
+    return [found for child in children for found in _attached_messages(child, depth=depth + 1)]
+
+
+def _forwarded_text(msg: Message, *, depth: int) -> str:
+    """An attached message the way mail clients show a forward: who, when, what, then its text.
+
+    The header block stays even when the message has no text: it still tells a manager what was
+    forwarded.
+    """
+    headers = (
+        ("From", _header_text(msg, "From")),
+        # As written: the modern policy's Date parser is not covered by _fits_modern_policy's
+        # budget, and a reader wants the sender's date, not a normalised one.
+        ("Date", _first_raw_value(msg, "Date") or ""),
+        ("Subject", _header_text(msg, "Subject")),
+    )
+    lines = [_FORWARDED_SEPARATOR]
+    for name, value in headers:
+        value = _clean_line(value[:MAX_HEADER_CHARS])
+        if value:
+            lines.append(f"{name}: {value}")
+    text = _body_text(msg, depth=depth)
+    return "\n".join(lines) + (f"\n\n{text}" if text else "")
 
 
 def _payload_text(part: Message, *, max_chars: int) -> str:
