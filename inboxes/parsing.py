@@ -651,10 +651,34 @@ def _attached_messages(part: Message, *, depth: int) -> list[tuple[Message, int]
     content_type = _content_type(part)
     children = [child for child in part.get_payload() if isinstance(child, Message)]
     if content_type in _ATTACHED_MESSAGE_TYPES:
-        return [(child, depth + 1) for child in children[:1]]
+        inner = _attached_message(part, children)
+        return [] if inner is None else [(inner, depth + 1)]
     if content_type == "multipart/report":
         return []
     return [found for child in children for found in _attached_messages(child, depth=depth + 1)]
+
+
+def _attached_message(part: Message, children: list[Message]) -> Message | None:
+    """The message inside a message/rfc822 ``part``, whose parsed payload is ``children``.
+
+    RFC 2046 allows no transfer encoding there, but some clients base64 the message anyway. Base64
+    has no ":", so the parser takes it for a body without headers, which would show as gibberish;
+    it is decoded and parsed here, with compat32 because _fits_modern_policy never measured the
+    headers inside.
+    """
+    if not children:
+        return None
+    inner = children[0]
+    encoding = (_first_raw_value(part, "Content-Transfer-Encoding") or "").strip().lower()
+    payload = inner.get_payload()
+    if encoding != "base64" or inner.keys() or not isinstance(payload, str):
+        return inner
+    try:
+        data = binascii.a2b_base64(payload.encode("ascii", "surrogateescape"))
+        return email.message_from_bytes(data, policy=email.policy.compat32)
+    except Exception:
+        logger.debug("Undecodable base64 message/rfc822 part", exc_info=True)
+        return None
 
 
 def _forwarded_text(msg: Message, *, depth: int) -> str:

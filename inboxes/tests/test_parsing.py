@@ -897,6 +897,19 @@ def test_forward_of_a_forward_keeps_both_levels() -> None:
     )
 
 
+def test_base64_encoded_forwarded_message_is_decoded() -> None:
+    # RFC 2046 forbids it, but some clients encode the attached message anyway.
+    inner = INNER.replace("fire.", "fire – “really”.")
+    raw = build(
+        "Subject: Fwd: Printer\nFrom: fwd@example.com",
+        "--b\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+        f"{base64.encodebytes(inner.encode()).decode()}\n--b--\n",
+        content_type='multipart/mixed; boundary="b"',
+    )
+
+    assert parse_message(raw).body == INNER_TEXT.replace("fire.", "fire – “really”.")
+
+
 def test_forwarded_message_without_text_still_says_what_was_forwarded() -> None:
     inner = "From: Scanner <scanner@example.com>\nSubject: Scan 0042\nContent-Type: text/plain\n\n"
 
