@@ -208,6 +208,7 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # C0/C1 controls except tab and newline: NUL is refused by PostgreSQL text columns, the rest is
 # invisible garbage left over from broken encodings.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_C1_CONTROL_RE = re.compile(r"[\x80-\x9f]")
 
 
 def _raw_values(msg: Message, name: str) -> list[str]:
@@ -230,7 +231,7 @@ def _first_raw_value(msg: Message, name: str) -> str | None:
 
 def _decode_8bit(value: str) -> str:
     # The parser smuggles raw 8-bit header bytes through as lone surrogates (surrogateescape).
-    # Senders that put raw bytes in headers almost always mean UTF-8; _decode_bytes handles the rest.
+    # Raw bytes in headers declare no charset; _decode_bytes reads them as UTF-8 or windows-1252.
     if not _SURROGATE_RE.search(value):
         return value
     try:
@@ -260,8 +261,12 @@ def _header_text(msg: Message, name: str) -> str:
 def _needs_own_decoding(text: str) -> bool:
     # The stdlib decodes each encoded word on its own and leaves surrogates or U+FFFD when a word
     # is not valid in its charset (a character split across two words, gb2312 used for GBK,
-    # unknown charsets), and it leaves malformed words as literal "=?...?=" text.
-    return "\ufffd" in text or bool(_SURROGATE_RE.search(text) or _ENCODED_WORD_RE.search(text))
+    # unknown charsets), and it leaves malformed words as literal "=?...?=" text. It also reads
+    # "iso-8859-1" words literally, so the windows-1252 quotes and dashes senders put in them come
+    # out as C1 controls, which nobody writes on purpose.
+    return "\ufffd" in text or bool(
+        _SURROGATE_RE.search(text) or _ENCODED_WORD_RE.search(text) or _C1_CONTROL_RE.search(text)
+    )
 
 
 # =?charset?encoding?text?= with two tolerances seen in the wild: spaces inside the text, and a
@@ -377,30 +382,49 @@ def _codec_for(charset: str | None) -> str | None:
 
 
 def _decode_bytes(data: bytes, charset: str | None) -> str:
-    """Decode with the declared charset, its superset, then UTF-8, then latin-1; never raises."""
+    """Decode with the declared charset or its superset, else as undeclared text; never raises."""
     codec = _codec_for(charset)
+    if codec is None:
+        return _decode_undeclared(data)
     attempts = []
-    if codec is None or (_SINGLE_BYTE_CODEC_RE.fullmatch(codec) and not data.isascii()):
+    if _SINGLE_BYTE_CODEC_RE.fullmatch(codec) and not data.isascii():
         attempts.append("utf-8")
-    if codec is not None:
-        attempts.append(codec)
-    attempts.append("utf-8")
+    attempts += [codec, "utf-8"]
     for name in dict.fromkeys(attempts):
         try:
             return data.decode(name)
         except (UnicodeError, LookupError):
             continue
-    if codec is not None:
-        try:
-            return data.decode(codec, errors="replace")
-        except (UnicodeError, LookupError):
-            pass
-    # Undeclared and not valid UTF-8: a few bad bytes in otherwise UTF-8 text (a truncated
-    # character) read better as U+FFFD than the whole text turned into latin-1 mojibake.
+    try:
+        return data.decode(codec, errors="replace")
+    except (UnicodeError, LookupError):
+        return _decode_undeclared(data)
+
+
+def _decode_undeclared(data: bytes) -> str:
+    """Decode bytes whose charset is unknown: UTF-8, else windows-1252, never dropping text.
+
+    Undeclared 8-bit text (no charset, "unknown-8bit", a label nobody knows, 8-bit data labelled
+    ASCII) is UTF-8 from current software and windows-1252 from Windows software and web forms.
+    Valid multi-byte UTF-8 practically never occurs by chance in windows-1252 text, so strict
+    UTF-8 goes first. windows-1252 rather than latin-1: the two agree on letters, but latin-1 reads
+    the curly quotes, dashes, "€" and "…" in 0x80-0x9F as C1 controls, which are then stripped, so
+    "We’ve" became "Weve".
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Not clean UTF-8, but it may be UTF-8 with a damaged or cut-off character, which windows-1252
+    # would turn into mojibake from start to end: keep it UTF-8 when it has more well-formed
+    # multi-byte characters than broken bytes. Otherwise windows-1252, where the five bytes it
+    # leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) become U+FFFD and the rest of the text stays.
     text = data.decode("utf-8", errors="replace")
-    if text.count("\ufffd") * 100 <= len(text):
+    broken = text.count("\ufffd")
+    well_formed = len(text) - len(text.encode("ascii", errors="ignore")) - broken
+    if well_formed > broken:
         return text
-    return data.decode("latin-1", errors="replace")
+    return data.decode("cp1252", errors="replace")
 
 
 # --------------------------------------------------------------------------- addresses and ids
@@ -515,6 +539,12 @@ def _date(msg: Message) -> datetime | None:
 _MIME_TYPE_RE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _CONTENT_TYPE_RAW_RE = re.compile(r"^\s*([^;\s]+)")
 _CHARSET_RAW_RE = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+_NAME_PARAM_RAW_RE = re.compile(r"\bname\s*=", re.IGNORECASE)
+# message/global is message/rfc822 with UTF-8 headers (RFC 6532). Other message/* types are not
+# messages to read: delivery-status is a status block, external-body points elsewhere, partial is
+# a fragment.
+_ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+_FORWARDED_SEPARATOR = "---------- Forwarded message ----------"
 
 
 def _content_type(part: Message) -> str:
@@ -536,17 +566,16 @@ def _part_charset(part: Message) -> str | None:
         return match.group(1) if match else None
 
 
-def _is_attachment(part: Message) -> bool:
+def _file_marks(part: Message) -> tuple[bool, bool]:
+    """Whether ``part`` is marked as an attachment, and whether it carries a file name."""
     try:
         disposition = part.get_content_disposition()
         named = bool(part.get_filename())
     except Exception:
         raw = (_first_raw_value(part, "Content-Disposition") or "").lower()
         disposition = "attachment" if raw.strip().startswith("attachment") else None
-        named = "filename" in raw
-    # A named part is a file even when marked inline (Apple Mail sends attached .txt files that
-    # way); quoting a file into a ticket is worse than leaving it out.
-    return disposition == "attachment" or named
+        named = "filename" in raw or bool(_NAME_PARAM_RAW_RE.search(_first_raw_value(part, "Content-Type") or ""))
+    return disposition == "attachment", named
 
 
 def _alternative_rank(part: Message) -> int:
@@ -558,11 +587,35 @@ def _alternative_rank(part: Message) -> int:
     return 2 if content_type == "text/html" else 3
 
 
-def _body_text(part: Message, *, depth: int) -> str:
-    if depth > MAX_MIME_DEPTH or _is_attachment(part):
+def _body_text(msg: Message, *, depth: int) -> str:
+    """What a reader of ``msg`` sees as text: the sender's own words, then each attached message.
+
+    The own words are the ordinary body parts. Named inline text parts count only when those hold
+    nothing: next to real text such a part is a file (Apple Mail sends attached .txt files inline),
+    and quoting a file into a ticket is worse than leaving it out; on its own it is how some
+    clients send the text itself (a .txt dropped into an empty Apple Mail message, gateways that
+    wrap the body as "message.txt"). Forwarding "as attachment" (Gmail, Outlook, Thunderbird,
+    Apple Mail) and list digests put the text that matters in message/rfc822 parts, so each
+    attached message follows the own words, whether or not there are any.
+    """
+    if depth > MAX_MIME_DEPTH:
+        return ""
+    own = _own_text(msg, depth=depth, with_named=False) or _own_text(msg, depth=depth, with_named=True)
+    forwarded = [
+        _forwarded_text(inner, depth=inner_depth) for inner, inner_depth in _attached_messages(msg, depth=depth)
+    ]
+    return "\n\n".join(text for text in (own, *forwarded) if text)
+
+
+def _own_text(part: Message, *, depth: int, with_named: bool) -> str:
+    if depth > MAX_MIME_DEPTH:
+        return ""
+    attachment, named = _file_marks(part)
+    if attachment or (named and not with_named):
         return ""
     content_type = _content_type(part)
-    # Forwarded or returned originals and DSN status blocks are not the sender's own words.
+    # Attached messages are not the sender's own words: _body_text adds forwarded ones after them,
+    # while returned originals and DSN status blocks are left out altogether.
     if content_type.startswith("message/"):
         return ""
     if part.is_multipart():
@@ -571,11 +624,11 @@ def _body_text(part: Message, *, depth: int) -> str:
             # The text/plain alternative is preferred (ING-2); HTML only when no plain text exists
             # or it is empty, as some mailers send.
             for child in sorted(children, key=_alternative_rank):
-                text = _body_text(child, depth=depth + 1)
+                text = _own_text(child, depth=depth + 1, with_named=with_named)
                 if text:
                     return text
             return ""
-        texts = (_body_text(child, depth=depth + 1) for child in children)
+        texts = (_own_text(child, depth=depth + 1, with_named=with_named) for child in children)
         return "\n\n".join(text for text in texts if text)
     if content_type == "text/html":
         return _clean_body(_html_to_text(_payload_text(part, max_chars=HTML_MAX_CHARS)))
@@ -584,6 +637,70 @@ def _body_text(part: Message, *, depth: int) -> str:
     if content_type == "text/plain" or content_type.startswith("multipart/"):
         return _clean_body(_payload_text(part, max_chars=BODY_MAX_CHARS))
     return ""
+
+
+def _attached_messages(part: Message, *, depth: int) -> list[tuple[Message, int]]:
+    """The messages attached in ``part``'s MIME tree, each with its nesting depth.
+
+    Messages attached inside those are theirs to show (see ``_forwarded_text``). The message in a
+    delivery report is the recipient's own mail coming back, not something sent to us to read,
+    so reports are not searched.
+    """
+    if depth > MAX_MIME_DEPTH or not part.is_multipart():
+        return []
+    content_type = _content_type(part)
+    children = [child for child in part.get_payload() if isinstance(child, Message)]
+    if content_type in _ATTACHED_MESSAGE_TYPES:
+        inner = _attached_message(part, children)
+        return [] if inner is None else [(inner, depth + 1)]
+    if content_type == "multipart/report":
+        return []
+    return [found for child in children for found in _attached_messages(child, depth=depth + 1)]
+
+
+def _attached_message(part: Message, children: list[Message]) -> Message | None:
+    """The message inside a message/rfc822 ``part``, whose parsed payload is ``children``.
+
+    RFC 2046 allows no transfer encoding there, but some clients base64 the message anyway. Base64
+    has no ":", so the parser takes it for a body without headers, which would show as gibberish;
+    it is decoded and parsed here, with compat32 because _fits_modern_policy never measured the
+    headers inside.
+    """
+    if not children:
+        return None
+    inner = children[0]
+    encoding = (_first_raw_value(part, "Content-Transfer-Encoding") or "").strip().lower()
+    payload = inner.get_payload()
+    if encoding != "base64" or inner.keys() or not isinstance(payload, str):
+        return inner
+    try:
+        data = binascii.a2b_base64(payload.encode("ascii", "surrogateescape"))
+        return email.message_from_bytes(data, policy=email.policy.compat32)
+    except Exception:
+        logger.debug("Undecodable base64 message/rfc822 part", exc_info=True)
+        return None
+
+
+def _forwarded_text(msg: Message, *, depth: int) -> str:
+    """An attached message the way mail clients show a forward: who, when, what, then its text.
+
+    The header block stays even when the message has no text: it still tells a manager what was
+    forwarded.
+    """
+    headers = (
+        ("From", _header_text(msg, "From")),
+        # As written: the modern policy's Date parser is not covered by _fits_modern_policy's
+        # budget, and a reader wants the sender's date, not a normalised one.
+        ("Date", _first_raw_value(msg, "Date") or ""),
+        ("Subject", _header_text(msg, "Subject")),
+    )
+    lines = [_FORWARDED_SEPARATOR]
+    for name, value in headers:
+        value = _clean_line(value[:MAX_HEADER_CHARS])
+        if value:
+            lines.append(f"{name}: {value}")
+    text = _body_text(msg, depth=depth)
+    return "\n".join(lines) + (f"\n\n{text}" if text else "")
 
 
 def _payload_text(part: Message, *, max_chars: int) -> str:
@@ -598,7 +715,26 @@ def _payload_text(part: Message, *, max_chars: int) -> str:
         data = payload.encode("utf-8", "surrogateescape")
     # Four bytes per character is the UTF-8 maximum, so the cut never loses text that would
     # have survived the character limit.
-    return _decode_bytes(data[: max_chars * 4], _part_charset(part))[:max_chars]
+    return _decode_bytes(_cut_bytes(data, max_chars * 4), _part_charset(part))[:max_chars]
+
+
+def _cut_bytes(data: bytes, limit: int) -> bytes:
+    """``data[:limit]``, without a UTF-8 character cut in two at the end.
+
+    A cut-off character would make a long UTF-8 text fail the strict UTF-8 check of
+    ``_decode_undeclared`` and come out as windows-1252 mojibake. In any other charset this drops
+    at most three bytes at a point the character limit cuts off anyway.
+    """
+    if len(data) <= limit:
+        return data
+    data = data[:limit]
+    for back in range(1, 4):
+        byte = data[-back]
+        if byte < 0x80:
+            break  # ASCII: no character is open
+        if byte >= 0xC0:
+            return data[:-back]  # the lead byte of the last, possibly incomplete character
+    return data
 
 
 _BLANK_LINES_RE = re.compile(r"\n{3,}")

@@ -40,6 +40,17 @@ EXPECTED = {
     # that ticket's thread (THR-4) instead of opening a ticket of its own.
     "reply_with_references.eml": (REPLY, SENT, "Login page returns 500 after password reset"),
     "windows1250.eml": (TICKET, SENT, "Chyba při ukládání objednávky"),
+    "windows1252_undeclared.eml": (TICKET, SENT, "Order #4471 – “Express” delivery charged twice"),
+    "unknown_8bit_qp.eml": (TICKET, SENT, "Koffieautomaat 3e verdieping – “Storing E4”"),
+    "gmail_forward_as_attachment.eml": (TICKET, SENT, "Fwd: Delivery note missing on shipment 88213"),
+    "outlook_forward_as_attachment_only.eml": (TICKET, SENT, "FW: Błąd synchronizacji kalendarza w aplikacji mobilnej"),
+    "thunderbird_forward_as_attachment.eml": (
+        TICKET,
+        SENT,
+        "Fwd: Zugangsdaten für das Kundenportal funktionieren nicht",
+    ),
+    "apple_mail_inline_text_file.eml": (TICKET, SENT, "iPad app closes when I open a ticket with an attachment"),
+    "mailing_list_digest.eml": (TICKET, HELD, "tracker-users Digest, Vol 12, Issue 7"),  # List-Id
 }
 
 
@@ -52,19 +63,31 @@ def test_every_corpus_message_ends_up_as_expected(live_inbox, dovecot, imap_acco
     result = inbox_poll(inbox=live_inbox, batch_size=7)
 
     assert not result.error
-    outcome = {}
+    outcome, descriptions = {}, {}
     for row in ProcessedEmail.objects.select_related("ticket"):
         confirmation = None
         if row.ticket is not None:
+            descriptions[uid_to_name[row.imap_uid]] = row.ticket.description
             confirmation = OutgoingMail.objects.get(ticket=row.ticket, kind=OutgoingMailKind.TICKET_CREATED).status
         outcome[uid_to_name[row.imap_uid]] = (row.status, confirmation, row.ticket.title if row.ticket else None)
     for name, (status, confirmation, title) in EXPECTED.items():
         assert outcome[name][:2] == (status, confirmation), name
         if title is not None:
             assert outcome[name][2] == title, name
-    assert Ticket.objects.filter(board=board).count() == 17
+    assert Ticket.objects.filter(board=board).count() == 24
     assert all("\\Seen" in flags for flags in dovecot.fetch_flags(imap_account.username).values())
     huge = Ticket.objects.get(title__startswith="Import job crashes")
     assert len(huge.description) == 6000
+    # Text that used to go missing: windows-1252 punctuation, forwarded messages, inline text files.
+    assert "We’ve been charged twice for the “Express” delivery" in descriptions["windows1252_undeclared.eml"]
+    assert "Collega’s betalen nu wel €0,40 per kop…" in descriptions["unknown_8bit_qp.eml"]
+    for name in (
+        "gmail_forward_as_attachment.eml",
+        "outlook_forward_as_attachment_only.eml",
+        "thunderbird_forward_as_attachment.eml",
+        "mailing_list_digest.eml",
+    ):
+        assert "---------- Forwarded message ----------" in descriptions[name], name
+    assert descriptions["apple_mail_inline_text_file.eml"].startswith("iPad Air (5th generation)")
     failed = ProcessedEmail.objects.get(status=FAILED)
     assert "no sender address" in failed.reason and failed.raw_size > 0

@@ -4,6 +4,8 @@ TKT-7). Pure: no database, no Django."""
 from __future__ import annotations
 
 import base64
+import importlib.util
+import quopri
 import random
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -24,6 +26,7 @@ from inboxes.parsing import (
 )
 
 EML_DIR = Path(__file__).parent / "eml"
+FORWARDED = "---------- Forwarded message ----------"
 
 REQUIRED_CORPUS = {
     "outlook_multipart.eml",
@@ -44,6 +47,13 @@ REQUIRED_CORPUS = {
     "reply_with_references.eml",
     "mailing_list.eml",
     "plain_utf8.eml",
+    "windows1252_undeclared.eml",
+    "unknown_8bit_qp.eml",
+    "gmail_forward_as_attachment.eml",
+    "outlook_forward_as_attachment_only.eml",
+    "thunderbird_forward_as_attachment.eml",
+    "apple_mail_inline_text_file.eml",
+    "mailing_list_digest.eml",
 }
 CORPUS = sorted(path.name for path in EML_DIR.glob("*.eml"))
 
@@ -288,6 +298,133 @@ def test_gb2312_label_with_gbk_only_characters() -> None:
     assert parsed.sender_name == "王喆"
     assert parsed.sender_email == "wangzhe@example.cn"
     assert "我是王喆，上传附件时系统提示“文件过大”" in parsed.body
+
+
+def test_windows1252_without_any_charset() -> None:
+    parsed = parse_eml("windows1252_undeclared.eml")
+
+    # A PHP contact form: no Content-Type at all, 8-bit windows-1252 in the body and in the headers.
+    assert parsed.subject == "Order #4471 – “Express” delivery charged twice"
+    assert parsed.sender_name == "Siobhán O’Neill"
+    assert parsed.sender_email == "siobhan.oneill@example.ie"
+    assert parsed.body == (
+        "Hello,\n\n"
+        "We’ve been charged twice for the “Express” delivery on order #4471 – once at checkout (€12.90) "
+        "and again when the parcel shipped (€12.90).\n"
+        "The order total should be €84.50 — the bank statement shows €97.40…\n\n"
+        "Could you refund the second charge?\n\n"
+        "Thanks,\nSiobhán"
+    )
+
+
+def test_unknown_8bit_quoted_printable() -> None:
+    parsed = parse_eml("unknown_8bit_qp.eml")
+
+    # sendmail labels unlabelled 8-bit text "unknown-8bit" when it converts it to quoted-printable,
+    # and leaves the 8-bit headers as they are.
+    assert parsed.subject == "Koffieautomaat 3e verdieping – “Storing E4”"
+    assert parsed.sender_name == "Jansen, Henk"
+    assert parsed.body == (
+        "Goedemorgen,\n\n"
+        "De koffieautomaat op de 3e verdieping geeft sinds vanochtend de melding “Storing E4” – "
+        "er komt alleen heet water uit.\n"
+        "’s Middags heeft iemand het apparaat al uit- en aangezet, zonder resultaat.\n"
+        "Collega’s betalen nu wel €0,40 per kop… voor heet water.\n\n"
+        "Met vriendelijke groet,\nHenk Jansen\nFacilitaire Dienst – gebouw B"
+    )
+
+
+def test_gmail_forward_as_attachment_appends_the_forwarded_message() -> None:
+    parsed = parse_eml("gmail_forward_as_attachment.eml")
+
+    assert parsed.subject == "Fwd: Delivery note missing on shipment 88213"
+    assert parsed.sender_email == "pawel.lewandowski@gmail.com"
+    assert parsed.body == (
+        "Hi support,\n\n"
+        "the customer below says shipment 88213 arrived without a delivery note.\n"
+        "Can you check with the warehouse and send them the PDF?\n\n"
+        "Thanks,\nPaweł\n\n"
+        f"{FORWARDED}\n"
+        'From: "Lindqvist, Erik" <erik.lindqvist@nordfrakt.example.se>\n'
+        "Date: Thu, 13 Mar 2025 16:47:12 +0000\n"
+        "Subject: Delivery note missing on shipment 88213\n\n"
+        "Hi Pawel,\n\n"
+        "shipment 88213 arrived this morning without a delivery note, so our warehouse can’t book it in.\n"
+        "Could you send the delivery note as PDF?\n\n"
+        "Best regards\nErik Lindqvist\nNordfrakt AB"
+    )
+    assert parsed.description == parsed.body
+
+
+def test_outlook_forward_as_attachment_without_own_text() -> None:
+    parsed = parse_eml("outlook_forward_as_attachment_only.eml")
+
+    assert parsed.subject == "FW: Błąd synchronizacji kalendarza w aplikacji mobilnej"
+    assert parsed.sender_name == "Wójcik Marek"
+    # Outlook's own part is an empty paragraph: the forwarded message is all there is to read.
+    assert parsed.body == (
+        f"{FORWARDED}\n"
+        "From: Katarzyna Górska <Katarzyna.Gorska@contoso.pl>\n"
+        "Date: Fri, 14 Mar 2025 07:57:55 +0000\n"
+        "Subject: Błąd synchronizacji kalendarza w aplikacji mobilnej\n\n"
+        "Dzień dobry,\n\n"
+        "od wczoraj spotkania dodane w Outlooku na komputerze nie pojawiają się w kalendarzu w aplikacji "
+        "na telefonie.\nW załączniku lista błędów z dnia dzisiejszego.\n\n"
+        "Pozdrawiam\nKatarzyna Górska"
+    )
+    # The forwarded message's own attachments (a CSV and a text/plain log) are files, not text.
+    assert "ERR_SYNC_409" not in parsed.body
+    assert "CalendarSync" not in parsed.body
+
+
+def test_thunderbird_forward_as_attachment_of_an_html_only_message() -> None:
+    parsed = parse_eml("thunderbird_forward_as_attachment.eml")
+
+    assert parsed.subject == "Fwd: Zugangsdaten für das Kundenportal funktionieren nicht"
+    assert parsed.body.startswith(
+        f"{FORWARDED}\n"
+        "From: Michael Schulte <m.schulte@web.example.de>\n"
+        "Date: Fri, 14 Mar 2025 13:02:47 +0100\n"
+        "Subject: Zugangsdaten für das Kundenportal funktionieren nicht\n\n"
+        "Sehr geehrte Frau Krüger,"
+    )
+    assert "Beim Anmelden erscheint „Benutzername oder Passwort ungültig“." in parsed.body
+    assert parsed.body.endswith("Mit freundlichen Grüßen\nMichael Schulte")
+    assert "<div" not in parsed.body and "=C3" not in parsed.body
+
+
+def test_apple_mail_text_file_sent_inline_is_the_body_when_nothing_else_is() -> None:
+    parsed = parse_eml("apple_mail_inline_text_file.eml")
+
+    assert parsed.subject == "iPad app closes when I open a ticket with an attachment"
+    assert parsed.body == (
+        "iPad Air (5th generation), iPadOS 18.3.2, app version 4.12.0\n\n"
+        "1. Open any ticket that has an attachment\n"
+        "2. Tap the paperclip\n"
+        "3. The app closes immediately, no error message\n\n"
+        "Tickets without attachments open fine. Reinstalling the app did not help."
+    )
+
+
+def test_mailing_list_digest_keeps_every_message() -> None:
+    parsed = parse_eml("mailing_list_digest.eml")
+
+    assert parsed.auto_generated_reason == "list-id"
+    assert parsed.subject == "tracker-users Digest, Vol 12, Issue 7"
+    assert parsed.body.startswith("Send tracker-users mailing list submissions to")
+    assert parsed.body.count(FORWARDED) == 2
+    first, second = parsed.body.split(FORWARDED)[1:]
+    assert first == (
+        "\nFrom: Karin Berg <karin.berg@example.se>\n"
+        "Date: Sat, 15 Mar 2025 18:22:40 +0100\n"
+        "Subject: [tracker-users] Kanban board does not refresh after drag and drop\n\n"
+        "Hi all,\n\n"
+        'after dragging a card from "New" to "In progress" the column counters stay\n'
+        "the same until I reload the page. Is anyone else seeing this?\n\n"
+        "Karin\n\n"
+    )
+    assert second.startswith("\nFrom: Ola Nordmann <ola.nordmann@example.no>\n")
+    assert "the websocket “ticket_moved” event.\n\nOla" in second
 
 
 @pytest.mark.parametrize("name", CORPUS)
@@ -590,6 +727,322 @@ def test_html_markdown_escapes_and_layout_tables_do_not_leak() -> None:
     assert body.startswith("Order\n\nNumber: 1234\n\n1. first\n- second\n+ third")
     assert "#" not in body and "|" not in body
     assert "[link](https://example.com/a" in body
+
+
+# --------------------------------------------------------------------------- windows-1252 without a usable label
+
+CP1252_TEXT = "We’ve “fixed” it – mostly — for €5… ok"
+
+
+def _transfer_encoded(text: bytes, transfer_encoding: str) -> bytes:
+    return quopri.encodestring(text) if transfer_encoding == "quoted-printable" else text
+
+
+def _raw_header(data: bytes) -> str:
+    """Header bytes as ``build`` writes them back: 8-bit bytes unchanged, nothing declared."""
+    return data.decode("ascii", "surrogateescape")
+
+
+_UNUSABLE_LABELS = [
+    pytest.param("", id="no-charset"),
+    pytest.param("; charset=unknown-8bit", id="unknown-8bit"),
+    pytest.param('; charset="x-unknown"', id="x-unknown"),
+    pytest.param("; charset=unknown", id="unknown"),
+    pytest.param("; charset=bogus-charset", id="bogus-label"),
+    pytest.param("; charset=us-ascii", id="us-ascii"),
+]
+_LATIN1_LABELS = [
+    pytest.param("; charset=iso-8859-1", id="iso-8859-1"),
+    pytest.param("; charset=latin-1", id="latin-1"),
+    pytest.param("; charset=windows-1252", id="windows-1252"),
+]
+
+
+@pytest.mark.parametrize("charset_param", _UNUSABLE_LABELS + _LATIN1_LABELS)
+@pytest.mark.parametrize("transfer_encoding", ["8bit", "quoted-printable"])
+def test_windows1252_body_keeps_quotes_dashes_and_euro(charset_param: str, transfer_encoding: str) -> None:
+    raw = build(
+        f"Subject: s\nFrom: a@example.com\nContent-Transfer-Encoding: {transfer_encoding}",
+        _transfer_encoded(CP1252_TEXT.encode("cp1252"), transfer_encoding),
+        content_type=f"text/plain{charset_param}",
+    )
+
+    assert parse_message(raw).body == CP1252_TEXT
+
+
+@pytest.mark.parametrize("charset_param", _UNUSABLE_LABELS)
+@pytest.mark.parametrize("transfer_encoding", ["8bit", "quoted-printable"])
+def test_undeclared_utf8_body_is_still_utf8(charset_param: str, transfer_encoding: str) -> None:
+    text = "Zażółć – “ok” €5… ½"
+    raw = build(
+        f"Subject: s\nFrom: a@example.com\nContent-Transfer-Encoding: {transfer_encoding}",
+        _transfer_encoded(text.encode(), transfer_encoding),
+        content_type=f"text/plain{charset_param}",
+    )
+
+    assert parse_message(raw).body == text
+
+
+@pytest.mark.parametrize(
+    "charset_param",
+    [
+        pytest.param("", id="no-charset"),
+        pytest.param("; charset=unknown-8bit", id="unknown-8bit"),
+        pytest.param("; charset=iso-8859-1", id="iso-8859-1"),
+    ],
+)
+@pytest.mark.parametrize("undefined_byte", [b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"], ids=lambda b: b.hex())
+def test_byte_undefined_in_windows1252_keeps_the_rest(charset_param: str, undefined_byte: bytes) -> None:
+    payload = CP1252_TEXT.encode("cp1252") + b" " + undefined_byte + b" end"
+    raw = build("Subject: s\nFrom: a@example.com", payload, content_type=f"text/plain{charset_param}")
+
+    assert parse_message(raw).body == CP1252_TEXT + " \ufffd end"
+
+
+def test_undeclared_utf8_with_a_cut_off_character_stays_utf8() -> None:
+    payload = "Zażółć gęślą jaźń".encode() + "ż".encode()[:1]
+    raw = build("Subject: s\nFrom: a@example.com", payload, content_type="text/plain")
+
+    assert parse_message(raw).body == "Zażółć gęślą jaźń\ufffd"
+
+
+def test_huge_undeclared_utf8_body_cut_inside_a_character_stays_utf8() -> None:
+    # The body is cut at four bytes per character of the limit; here that falls inside an "ż".
+    text = "x" + "ż" * BODY_MAX_CHARS
+    raw = build("Subject: s\nFrom: a@example.com", text.encode(), content_type="text/plain")
+
+    body = parse_message(raw).body
+
+    assert len(body) == BODY_MAX_CHARS
+    assert body == text[:BODY_MAX_CHARS]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param(_raw_header(CP1252_TEXT.encode("cp1252")), CP1252_TEXT, id="raw-8bit"),
+        pytest.param(_raw_header("Zażółć – “ok”".encode()), "Zażółć – “ok”", id="raw-8bit-utf8"),
+        pytest.param(
+            "=?unknown-8bit?q?We=92ve_=93fixed=94_it_=96_=805=85?=", "We’ve “fixed” it – €5…", id="unknown-8bit"
+        ),
+        pytest.param("=?x-unknown?b?" + base64.b64encode(b"\x93ok\x94").decode() + "?=", "“ok”", id="x-unknown"),
+        pytest.param("=?bogus-charset?q?We=92ve?=", "We’ve", id="bogus-label"),
+        pytest.param("=?iso-8859-1?q?We=92ve_=93fixed=94_it_=96_=805=85?=", "We’ve “fixed” it – €5…", id="iso-8859-1"),
+        pytest.param("=?latin-1?q?=93caf=E9=94?=", "“café”", id="latin-1"),
+        pytest.param("=?us-ascii?q?We=92ve?=", "We’ve", id="us-ascii"),
+        pytest.param(_raw_header(b"We\x92ve \x81 end"), "We’ve \ufffd end", id="raw-8bit-undefined-byte"),
+    ],
+)
+def test_windows1252_subject_and_display_name(header: str, expected: str) -> None:
+    parsed = parse_message(build(f"Subject: {header}\nFrom: {header} <a@example.com>"))
+
+    assert parsed.subject == expected
+    assert parsed.sender_name == expected
+    assert parsed.sender_email == "a@example.com"
+
+
+# --------------------------------------------------------------------------- forwarded messages and inline text files
+
+
+def _forward(
+    inner: str, *, own_text: str = "", disposition: str = 'attachment; filename="original.eml"', boundary: str = "b"
+) -> bytes:
+    """A multipart/mixed message: an own text part (possibly empty), then ``inner`` as message/rfc822."""
+    return build(
+        "Subject: Fwd: Printer\nFrom: fwd@example.com",
+        f"--{boundary}\nContent-Type: text/plain\n\n{own_text}\n"
+        f"--{boundary}\nContent-Type: message/rfc822\nContent-Disposition: {disposition}\n\n{inner}\n--{boundary}--\n",
+        content_type=f'multipart/mixed; boundary="{boundary}"',
+    )
+
+
+INNER = (
+    "From: Rita Reporter <rita@example.org>\nDate: Mon, 3 Mar 2025 09:14:22 +0000\nSubject: Printer\n"
+    "Content-Type: text/plain; charset=utf-8\n\nThe printer on the second floor is on fire."
+)
+INNER_TEXT = (
+    f"{FORWARDED}\nFrom: Rita Reporter <rita@example.org>\nDate: Mon, 3 Mar 2025 09:14:22 +0000\n"
+    "Subject: Printer\n\nThe printer on the second floor is on fire."
+)
+
+
+def test_forwarded_message_is_appended_after_the_own_text() -> None:
+    parsed = parse_message(_forward(INNER, own_text="Please have a look.\n\n-- \nFred"))
+
+    assert parsed.body == "Please have a look.\n\n--\nFred\n\n" + INNER_TEXT
+
+
+@pytest.mark.parametrize("disposition", ['attachment; filename="Printer.eml"', "inline"])
+def test_forwarded_message_is_the_body_when_there_is_no_own_text(disposition: str) -> None:
+    parsed = parse_message(_forward(INNER, disposition=disposition))
+
+    assert parsed.body == INNER_TEXT
+
+
+def test_whole_message_forwarded_as_message_rfc822() -> None:
+    # GroupWise and some list servers send the forwarded message as the top-level body.
+    raw = f"Subject: Fwd: Printer\nFrom: fwd@example.com\nMIME-Version: 1.0\nContent-Type: message/rfc822\n\n{INNER}\n"
+
+    assert parse_message(raw.encode()).body == INNER_TEXT
+
+
+def test_forward_of_a_forward_keeps_both_levels() -> None:
+    middle = _forward(INNER, own_text="FYI, from the second floor.").decode()
+
+    parsed = parse_message(_forward(middle, own_text="See below.", boundary="outer"))
+
+    assert parsed.body == (
+        f"See below.\n\n{FORWARDED}\nFrom: fwd@example.com\nSubject: Fwd: Printer\n\n"
+        f"FYI, from the second floor.\n\n{INNER_TEXT}"
+    )
+
+
+def test_base64_encoded_forwarded_message_is_decoded() -> None:
+    # RFC 2046 forbids it, but some clients encode the attached message anyway.
+    inner = INNER.replace("fire.", "fire – “really”.")
+    raw = build(
+        "Subject: Fwd: Printer\nFrom: fwd@example.com",
+        "--b\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+        f"{base64.encodebytes(inner.encode()).decode()}\n--b--\n",
+        content_type='multipart/mixed; boundary="b"',
+    )
+
+    assert parse_message(raw).body == INNER_TEXT.replace("fire.", "fire – “really”.")
+
+
+def test_forwarded_message_without_text_still_says_what_was_forwarded() -> None:
+    inner = "From: Scanner <scanner@example.com>\nSubject: Scan 0042\nContent-Type: text/plain\n\n"
+
+    parsed = parse_message(_forward(inner))
+
+    assert parsed.body == f"{FORWARDED}\nFrom: Scanner <scanner@example.com>\nSubject: Scan 0042"
+
+
+def test_forwarded_text_is_cut_to_the_ticket_limits() -> None:
+    inner = f"From: r@example.org\nSubject: long\n\n{'y' * (BODY_MAX_CHARS + 10)}"
+
+    parsed = parse_message(_forward(inner, own_text="x" * 5000))
+
+    assert parsed.body.startswith("x" * 5000 + f"\n\n{FORWARDED}\nFrom: r@example.org\nSubject: long\n\nyyy")
+    assert len(parsed.body) == BODY_MAX_CHARS
+    assert parsed.description == parsed.body[:TICKET_DESCRIPTION_MAX]
+
+
+def test_deeply_nested_forwards_do_not_crash() -> None:
+    depth = 300
+    nested = "".join(f"Subject: level {i}\nContent-Type: message/rfc822\n\n" for i in range(depth))
+    raw = f"From: a@example.com\nMIME-Version: 1.0\n{nested}Subject: innermost\n\ndeep\n"
+
+    parsed = parse_message(raw.encode())
+
+    assert parsed.subject == "level 0"
+    assert parsed.body.startswith(f"{FORWARDED}\nSubject: level 1\n\n{FORWARDED}\nSubject: level 2\n")
+    assert "deep" not in parsed.body
+    assert parsed.body.count(FORWARDED) <= 30
+
+
+def test_returned_original_in_a_delivery_report_is_left_out() -> None:
+    raw = build(
+        "Subject: Undelivered Mail\nFrom: MAILER-DAEMON@example.com",
+        "--b\nContent-Type: text/plain\n\nDelivery failed.\n"
+        "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\n\nAction: failed\n"
+        f"--b\nContent-Type: message/rfc822\n\n{INNER}\n--b--\n",
+        content_type='multipart/report; report-type=delivery-status; boundary="b"',
+    )
+
+    assert parse_message(raw).body == "Delivery failed."
+
+
+@pytest.mark.parametrize(
+    "part_headers",
+    [
+        pytest.param(
+            'Content-Type: text/plain\nContent-Disposition: inline; filename="message.txt"', id="inline-filename"
+        ),
+        pytest.param('Content-Type: text/plain; name="message.txt"', id="name-parameter"),
+        pytest.param('Content-Type: text/plain; name="message.txt"\nContent-Disposition: inline', id="name-inline"),
+    ],
+)
+def test_named_inline_text_part_is_the_body_when_nothing_else_is(part_headers: str) -> None:
+    raw = build(
+        "Subject: s\nFrom: a@example.com",
+        f"--b\nContent-Type: text/plain\n\n\n--b\n{part_headers}\n\nThe text of the message.\n--b--\n",
+        content_type='multipart/mixed; boundary="b"',
+    )
+
+    assert parse_message(raw).body == "The text of the message."
+
+
+def test_named_inline_text_and_a_forwarded_message() -> None:
+    raw = build(
+        "Subject: s\nFrom: a@example.com",
+        '--b\nContent-Type: text/plain; name="note.txt"\n\nSee the forwarded mail.\n'
+        f"--b\nContent-Type: message/rfc822\n\n{INNER}\n--b--\n",
+        content_type='multipart/mixed; boundary="b"',
+    )
+
+    assert parse_message(raw).body == "See the forwarded mail.\n\n" + INNER_TEXT
+
+
+def test_real_attachments_are_never_the_body() -> None:
+    raw = build(
+        "Subject: s\nFrom: a@example.com",
+        '--b\nContent-Type: text/plain\nContent-Disposition: attachment; filename="log.txt"\n\nSECRET LOG\n'
+        '--b\nContent-Type: text/csv; name="a.csv"\nContent-Disposition: inline; filename="a.csv"\n\na,b\n'
+        "--b\nContent-Type: text/plain\nContent-Disposition: attachment\n\nUNNAMED ATTACHMENT\n--b--\n",
+        content_type='multipart/mixed; boundary="b"',
+    )
+
+    assert parse_message(raw).body == ""
+
+
+# --------------------------------------------------------------------------- CPython's own test messages
+
+
+def _cpython_email_test_messages() -> list[Path]:
+    # Only some Python installs ship the test suite; find_spec locates it without running it.
+    try:
+        spec = importlib.util.find_spec("test.test_email")
+    except ImportError:
+        return []
+    if spec is None or spec.origin is None:
+        return []
+    return sorted((Path(spec.origin).parent / "data").glob("msg_*.txt"))
+
+
+CPYTHON_MESSAGES = _cpython_email_test_messages()
+
+
+def _has_forwarded_or_named_inline_text(raw: bytes) -> bool:
+    msg = message_from_bytes(raw, policy=policy.compat32)
+    if msg.get_content_type() == "multipart/report":
+        return False  # the attached message is a returned original, not a forward
+    for part in msg.walk():
+        if part.get_content_type() == "message/rfc822":
+            return True
+        if (
+            part.get_content_type() == "text/plain"
+            and part.get_filename()
+            and part.get_content_disposition() != "attachment"
+        ):
+            return True
+    return False
+
+
+@pytest.mark.skipif(not CPYTHON_MESSAGES, reason="this Python install has no test.test_email data")
+@pytest.mark.parametrize("path", CPYTHON_MESSAGES, ids=lambda path: path.name)
+def test_cpython_email_test_messages(path: Path) -> None:
+    raw = path.read_bytes()
+
+    try:
+        parsed = parse_message(raw)
+    except MessageParseError:
+        # A few of them are deliberately not messages (no headers; no sender, subject or text).
+        assert not _has_forwarded_or_named_inline_text(raw)
+        return
+    parsed.body.encode("utf-8")
+    if _has_forwarded_or_named_inline_text(raw):
+        assert parsed.body.strip()
 
 
 # --------------------------------------------------------------------------- auto-generated mail (ING-7)
