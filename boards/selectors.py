@@ -33,6 +33,11 @@ class Dashboard:
     recent_tickets: list[Ticket]
     created_today: int
     created_this_week: int
+    # THR-7: tickets with a reporter message no manager has opened yet.
+    unread_tickets: list[Ticket]
+
+
+UNREAD_ON_DASHBOARD = 10
 
 
 def _start_of_today(now: datetime) -> datetime:
@@ -51,6 +56,13 @@ def dashboard_for_manager(*, manager: Any, now: datetime | None = None) -> Dashb
     counts = tickets.filter(created_at__gte=week_start).aggregate(
         week=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
     )
+    unread = list(
+        tickets.filter(has_unread=True).select_related("board").order_by("-created_at", "-id")[:UNREAD_ON_DASHBOARD]
+    )
     return Dashboard(
-        boards=boards, recent_tickets=recent, created_today=counts["today"], created_this_week=counts["week"]
+        boards=boards,
+        recent_tickets=recent,
+        created_today=counts["today"],
+        created_this_week=counts["week"],
+        unread_tickets=unread,
     )

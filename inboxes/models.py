@@ -186,6 +186,12 @@ class ProcessedEmail(models.Model):
                 condition=models.Q(status__in=[ProcessedEmailStatus.RECEIVED, ProcessedEmailStatus.FAILED]),
                 name="processedemail_unfinished",
             ),
+            # The inbox page's list of ignored duplicates (THR-5: they stay viewable and downloadable).
+            models.Index(
+                fields=["inbox", "-created_at"],
+                condition=models.Q(status__in=[ProcessedEmailStatus.DUPLICATE, ProcessedEmailStatus.IGNORED]),
+                name="processedemail_ignored",
+            ),
             # Recent mail of the same sender (THR-4, THR-5): a follow-up with the same subject joins
             # what the earlier one created; the same content without a Message-ID is a duplicate.
             models.Index(

@@ -64,6 +64,17 @@ def inbox_counters(*, inbox: Inbox) -> dict[str, int]:
     )
 
 
+def inbox_ignored_emails(*, inbox: Inbox, limit: int = 20) -> list[ProcessedEmail]:
+    """The newest messages ignored as duplicates or while suspended, without their raw bytes (THR-5)."""
+    return list(
+        ProcessedEmail.objects.filter(
+            inbox=inbox, status__in=(ProcessedEmailStatus.DUPLICATE, ProcessedEmailStatus.IGNORED)
+        )
+        .defer("raw")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
 def inbox_failed_emails(*, inbox: Inbox, limit: int = 50) -> list[ProcessedEmail]:
     """The newest failed and still-retrying messages, without their raw bytes."""
     return list(

@@ -16,7 +16,7 @@ from outbox.services import outgoing_mail_retry
 from .connection_check import ConnectionReport, inbox_check_connection
 from .forms import InboxForm
 from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
-from .selectors import inbox_counters, inbox_failed_emails
+from .selectors import inbox_counters, inbox_failed_emails, inbox_ignored_emails
 from .services import inbox_create, inbox_delete, inbox_update, processed_email_reprocess
 
 
@@ -92,6 +92,7 @@ def inbox_detail(request: HttpRequest, inbox_id: int) -> HttpResponse:
         "inbox": inbox,
         "counters": inbox_counters(inbox=inbox),
         "failed_emails": inbox_failed_emails(inbox=inbox),
+        "ignored_emails": inbox_ignored_emails(inbox=inbox),
         "failed_mail": inbox_failed_outgoing_mail(inbox=inbox),
         "exclusive_board": getattr(inbox, "exclusive_board", None),
         "confirm_delete": request.GET.get("confirm") == "delete",

@@ -54,6 +54,7 @@ def standby_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     form = StandbyAssignForm(manager=request.user)
     context = {
         "item": item,
+        "follow_ups": list(item.follow_ups.order_by("created_at", "id")),
         "form": form,
         "confirm_discard": request.GET.get("confirm") == "discard",
         "can_retry": item.reason == StandbyReason.EXTERNAL_CREATION_FAILED and item.ticket_id is not None,

@@ -187,13 +187,3 @@ def ticket_has_writer(*, ticket: Ticket, sender_email: str) -> bool:
     if ticket.creator_email == sender:
         return True
     return Entry.objects.filter(ticket=ticket, kind=EntryKind.MESSAGE, sender_email=sender).exists()
-
-
-def unread_tickets(*, manager: object, limit: int = 10) -> list[Ticket]:
-    """The dashboard's tickets with a reporter message no manager has opened yet (THR-7)."""
-    return list(
-        Ticket.objects.filter(manager=manager, has_unread=True)
-        .select_related("board")
-        .only("id", "uuid", "title", "state", "board_id", "board__name", "created_at", "creator_email")
-        .order_by("-created_at")[:limit]
-    )

@@ -61,7 +61,11 @@ def test_reply_to_our_confirmation_joins_the_ticket(inbox):
     assert row.status == ProcessedEmailStatus.REPLY and row.ticket == ticket
     assert Ticket.objects.count() == 1
     message = Entry.objects.filter(kind=EntryKind.MESSAGE).get()
-    assert (message.ticket, message.folded.own, message.sender_email) == (ticket, "It is smoking now.", "rita@example.org")
+    assert (message.ticket, message.folded.own, message.sender_email) == (
+        ticket,
+        "It is smoking now.",
+        "rita@example.org",
+    )
     # The quoted history is kept, folded away on the page (THR-4).
     assert "> We received your report" in message.body and "We received your report" in message.folded.quoted
     # No mail goes back for a reply: nothing to confirm, and no loop to start.
