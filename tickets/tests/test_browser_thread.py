@@ -7,8 +7,8 @@ import re
 import pytest
 
 from accounts.tests.factories import DEFAULT_PASSWORD
-from testsupport.browser import SCREENSHOT_DIR
 from boards.tests.factories import BoardFactory
+from testsupport.browser import SCREENSHOT_DIR
 from tickets.models import Entry, EntryKind, TicketState
 
 from .factories import TicketFactory
