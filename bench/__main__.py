@@ -203,6 +203,7 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
                 seeded = size
                 seeding.vacuum_analyze()
                 detail_id = seeding.detail_ticket_id(board_id=base.measured_board_id)
+                thread_id = seeding.thread_ticket_id(board_id=base.measured_board_id, manager_id=base.manager_id)
                 connections.close_all()
                 if not cookies:
                     cookies = tuple(
@@ -213,6 +214,7 @@ def run(*, args: argparse.Namespace, sizes: list[int], scratch: Path) -> str:
                     gunicorn.url,
                     board_id=base.measured_board_id,
                     detail_id=detail_id,
+                    thread_id=thread_id,
                     cookies=cookies,
                     measured_board=seeding.MEASURED_BOARD,
                     web_form_board=seeding.WEB_FORM_BOARD,

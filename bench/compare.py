@@ -65,6 +65,8 @@ class Side:
     env: dict[str, str] = field(default_factory=dict)
     base: dict[str, Any] = field(default_factory=dict)
     detail_id: int = 0
+    # A commit from before the conversation (issue 10) has no thread: its detail page stands in.
+    thread_id: int = 0
     cookies: tuple[str, ...] = ()
     gunicorn: server.Gunicorn | None = None
 
@@ -257,6 +259,7 @@ def _seed_tickets(side: Side, *, start: int, stop: int, now: datetime) -> None:
         now.isoformat(),
     )
     side.detail_id = int(answer["detail_ticket_id"])
+    side.thread_id = int(answer.get("thread_ticket_id", side.detail_id))
 
 
 @contextlib.contextmanager
@@ -298,6 +301,7 @@ def _measure_pages(sides: list[Side], *, size: int, rounds: int) -> list[Figure]
             side.url,
             board_id=side.base["measured_board_id"],
             detail_id=side.detail_id,
+            thread_id=side.thread_id,
             cookies=side.cookies,
             measured_board=side.base["measured_board"],
             web_form_board=side.base["web_form_board"],

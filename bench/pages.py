@@ -24,6 +24,7 @@ PAGES = [
     PageSpec("kanban", "kanban `/boards/<id>/`", True, MANAGER_PAGE_TARGET),
     PageSpec("ticket_list", "ticket list, 2 states, by title, page 3", True, MANAGER_PAGE_TARGET),
     PageSpec("ticket_detail", "ticket detail", True, MANAGER_PAGE_TARGET),
+    PageSpec("ticket_thread", "ticket page, 200-entry thread", True, MANAGER_PAGE_TARGET),
     PageSpec("form_get", "public form GET `/board/<name>`", False, PUBLIC_GET_TARGET),
     PageSpec("form_post", "public form POST (report filed, 302)", False, None),
 ]
@@ -42,6 +43,7 @@ def page_targets(
     *,
     board_id: int,
     detail_id: int,
+    thread_id: int,
     cookies: tuple[str, ...],
     measured_board: str,
     web_form_board: str,
@@ -65,6 +67,13 @@ def page_targets(
             f"/boards/{board_id}/tickets/{detail_id}/",
             cookies=cookies,
             marker="Closed",
+        ),
+        "ticket_thread": load.Target(
+            "ticket_thread",
+            "ticket page, 200-entry thread",
+            f"/boards/{board_id}/tickets/{thread_id}/",
+            cookies=cookies,
+            marker="Conversation",
         ),
         "form_get": load.Target(
             "form_get", "public form GET", f"/board/{measured_board}", marker="csrfmiddlewaretoken"

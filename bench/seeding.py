@@ -345,6 +345,53 @@ def detail_ticket_id(*, board_id: int) -> int:
     return ticket[0]
 
 
+THREAD_TITLE = "Bench: a ticket with a long conversation"
+THREAD_ENTRIES = 200
+
+
+def thread_ticket_id(*, board_id: int, manager_id: int) -> int:
+    """A ticket with a 200-entry thread (reporter mail with quotes, replies with moves, notes), made once."""
+    existing = Ticket.objects.filter(board_id=board_id, title=THREAD_TITLE).values_list("id", flat=True).first()
+    if existing is not None:
+        return existing
+    rng = random.Random(THREAD_ENTRIES)
+    start = timezone.now() - timedelta(days=30)
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            board_id=board_id,
+            manager_id=manager_id,
+            title=THREAD_TITLE,
+            description=_description(rng),
+            state="in_progress",
+            creator_email="long.thread@example.com",
+            source="email",
+            created_at=start,
+            updated_at=start,
+        )
+        entries = []
+        for n in range(THREAD_ENTRIES):
+            when = start + timedelta(minutes=10 * n)
+            kind = ("message", "reply", "note")[n % 3]
+            body = _description(rng)
+            if kind == "message":
+                body += "\n\nOn Mon, Support <support@example.com> wrote:\n> " + _description(rng).replace("\n", "\n> ")
+            entries.append(
+                Entry(
+                    ticket=ticket,
+                    kind=kind,
+                    body=body,
+                    sender_email=ticket.creator_email if kind == "message" else "",
+                    source="email" if kind == "message" else "",
+                    author_id=None if kind == "message" else manager_id,
+                    message_id=f"<bench-{n}@example.com>" if kind == "message" else "",
+                    created_at=when,
+                )
+            )
+        Entry.objects.bulk_create(entries)
+    recount_board(board_id)
+    return ticket.pk
+
+
 def vacuum_analyze() -> None:
     """What autovacuum does on a live site: fresh planner statistics and visibility map."""
     with connection.cursor() as cursor:

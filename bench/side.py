@@ -46,7 +46,10 @@ def tickets(board_id: int, manager_id: int, start: int, stop: int, now: datetime
 
     seeding.seed_board_tickets(board_id=board_id, manager_id=manager_id, start=start, stop=stop, now=now)
     seeding.vacuum_analyze()
-    return {"detail_ticket_id": seeding.detail_ticket_id(board_id=board_id)}
+    return {
+        "detail_ticket_id": seeding.detail_ticket_id(board_id=board_id),
+        "thread_ticket_id": seeding.thread_ticket_id(board_id=board_id, manager_id=manager_id),
+    }
 
 
 def clean_web_form(board_id: int) -> dict[str, object]:
