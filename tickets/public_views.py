@@ -23,7 +23,7 @@ from .emails import secret_link
 from .errors import BoardClosedError
 from .models import EntrySource, Ticket, TicketSource
 from .public_forms import PublicMessageForm, PublicTicketForm
-from .selectors import ticket_thread
+from .selectors import THREAD_NEWEST, ticket_thread
 from .services import ticket_add_reporter_message, ticket_create
 
 logger = logging.getLogger(__name__)
@@ -151,5 +151,6 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
         status = 429
     elif request.method == "POST":
         status = 400
-    context = {"ticket": ticket, "thread": ticket_thread(ticket=ticket, public=True), "form": form}
+    newest = None if request.GET.get("thread") == "all" else THREAD_NEWEST
+    context = {"ticket": ticket, "thread": ticket_thread(ticket=ticket, public=True, newest=newest), "form": form}
     return _keep_private(render(request, "tickets/public_ticket.html", context, status=status))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When, Window
 from django.utils import timezone
 
 from boards.models import Board
@@ -117,8 +117,20 @@ def ticket_list_known_count(*, board: Board, filters: TicketFilter) -> int | Non
     return sum(board.count_for(state) for state in set(states))
 
 
-def ticket_thread(*, ticket: Ticket, public: bool = False) -> list[Entry]:
-    """The conversation after the report, oldest first (THR-1), in two queries however long.
+# A long conversation opens on its newest entries; the rest is one click away (?thread=all).
+THREAD_NEWEST = 50
+
+
+@dataclass(frozen=True)
+class Thread:
+    entries: list[Entry]
+    # Older entries not in ``entries``.
+    earlier: int
+
+
+def ticket_thread(*, ticket: Ticket, public: bool = False, newest: int | None = THREAD_NEWEST) -> Thread:
+    """The conversation after the report, oldest first (THR-1): the newest ``newest`` entries (all
+    with None) and how many older ones there are, in one query however long the thread is.
 
     ``public`` leaves internal notes out: what the secret page shows (THR-3).
     """
@@ -129,7 +141,11 @@ def ticket_thread(*, ticket: Ticket, public: bool = False) -> list[Entry]:
         entries = entries.select_related("author", "mail").defer(
             "mail__body", "mail__subject", "mail__references", "mail__in_reply_to", "mail__last_error"
         )
-    return list(entries.order_by("created_at", "id"))
+    # The window counts the whole thread before LIMIT applies: the total comes with the rows.
+    entries = entries.annotate(thread_total=Window(Count("id"))).order_by("-created_at", "-id")
+    rows = list(entries[:newest] if newest is not None else entries)
+    rows.reverse()
+    return Thread(entries=rows, earlier=rows[0].thread_total - len(rows) if rows else 0)
 
 
 # A References header names the thread's root and its newest messages; RFC 5322 allows trimming

@@ -20,7 +20,7 @@ from boards.selectors import board_for_manager_or_404
 from .errors import TicketError
 from .forms import EntryForm, StateChangeForm, TicketFilterForm
 from .models import Ticket, TicketState
-from .selectors import ticket_list, ticket_list_known_count, ticket_thread
+from .selectors import THREAD_NEWEST, ticket_list, ticket_list_known_count, ticket_thread
 from .services import ticket_change_state, ticket_mark_read, ticket_post
 
 
@@ -79,6 +79,10 @@ def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpRe
     return _render_detail(request, ticket, EntryForm(ticket=ticket))
 
 
+def _thread_newest(request: HttpRequest) -> int | None:
+    return None if request.GET.get("thread") == "all" else THREAD_NEWEST
+
+
 def _render_detail(request: HttpRequest, ticket: Ticket, form: EntryForm, *, status: int = 200) -> HttpResponse:
     return render(
         request,
@@ -86,7 +90,7 @@ def _render_detail(request: HttpRequest, ticket: Ticket, form: EntryForm, *, sta
         {
             "ticket": ticket,
             "board": ticket.board,
-            "thread": ticket_thread(ticket=ticket),
+            "thread": ticket_thread(ticket=ticket, newest=_thread_newest(request)),
             "form": form,
             "state_form": StateChangeForm(),
         },

@@ -216,3 +216,19 @@ def test_the_ticket_pages_run_the_same_queries_with_10_and_200_entries(manager_c
     at_200 = (_queries(manager_client, _detail_url(ticket)), _queries(client, f"/ticket/{ticket.uuid}"))
     assert at_10 == at_200
     assert at_200[0] <= THREAD_PAGE_QUERIES, at_200
+
+
+def test_a_long_thread_opens_on_its_newest_entries_and_shows_all_on_request(manager_client, board, client):
+    ticket = TicketFactory(board=board)
+    _fill_thread(ticket, 3)
+    Entry.objects.filter(ticket=ticket).update(created_at=timezone.now() - timezone.timedelta(days=1))
+    Entry.objects.filter(ticket=ticket).update(body="OLDEST ENTRY")
+    _fill_thread(ticket, 50)
+    page = manager_client.get(_detail_url(ticket)).content.decode()
+    assert "OLDEST ENTRY" not in page and "Show 3 earlier entries" in page
+    assert page.count('class="thread-entry card') == 1 + 50  # the report and the newest 50
+    everything = manager_client.get(_detail_url(ticket) + "?thread=all").content.decode()
+    assert everything.count("OLDEST ENTRY") == 3 and "earlier entr" not in everything
+    # On the secret page the notes are left out before counting, so none is ever counted or shown.
+    public = client.get(f"/ticket/{ticket.uuid}?thread=all").content.decode()
+    assert public.count('class="thread-entry card') == 1 + sum(1 for n in range(53) if n % 3 != 2)
