@@ -82,7 +82,7 @@ class _Outcome:
     status: ProcessedEmailStatus
     reason: str = ""
     ticket_id: int | None = None
-    # An automatic mail went to the sender (counts towards the hourly limit of ING-7).
+    # An automatic mail went to the sender (counts towards the hourly limit of THR-6).
     answered: bool = False
 
 
@@ -196,7 +196,8 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
     blocked = block_reason(
         auto_generated_reason=parsed.auto_generated_reason,
         own_address=facts.is_own_address(parsed.sender_email),
-        answered_recently=facts.answered_recently(parsed.sender_email),
+        to_email=parsed.sender_email,
+        automatic_mail_counts=facts.automatic_mail_counts,
     )
     try:
         ticket = ticket_create(
@@ -277,7 +278,8 @@ def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext, facts: B
     blocked = block_reason(
         auto_generated_reason=parsed.auto_generated_reason,
         own_address=facts.is_own_address(sender),
-        answered_recently=facts.answered_recently(sender),
+        to_email=sender,
+        automatic_mail_counts=facts.automatic_mail_counts,
     )
     if blocked:
         return _Outcome(ProcessedEmailStatus.IGNORED, f"{note} {blocked}")

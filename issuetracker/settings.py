@@ -197,7 +197,7 @@ RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATE_LIMIT_LOGIN = env.int("RATE_LIMIT_LOGIN", default=10)  # per minute per IP: log in, sign up
 RATE_LIMIT_PUBLIC_TICKET = env.int("RATE_LIMIT_PUBLIC_TICKET", default=20)  # public form POSTs
 RATE_LIMIT_DEFAULT = env.int("RATE_LIMIT_DEFAULT", default=100)  # every other request
-RATE_LIMIT_REPORTER_PER_HOUR = env.int("RATE_LIMIT_REPORTER_PER_HOUR", default=10)  # reports per reporter address
+RATE_LIMIT_REPORTER_PER_HOUR = env.int("RATE_LIMIT_REPORTER_PER_HOUR", default=10)  # automatic mails per mailbox
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Our middleware already limits log-in/sign-up per IP; allauth's own limits stay as a second line
 # for what it alone knows (resend and reset mail). Failed log-ins are accounts.login_throttle's:

@@ -50,7 +50,6 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
         else:
             # A manager's click is not a reason to answer an auto-responder (ING-7).
             blocked = automatic_reply_block_reason(
-                inbox=locked.receiving_inbox,
                 to_email=locked.sender_email,
                 auto_generated_reason=locked.auto_generated_reason,
             )
