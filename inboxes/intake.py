@@ -32,7 +32,7 @@ from tickets.models import TicketSource
 from tickets.services import ticket_add_reporter_message, ticket_create
 
 from .batch_facts import SUBJECT_MAX_LENGTH, BatchFacts, StoredMessage, stored_message_parse
-from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
+from .models import Inbox, ProcessedEmail, ProcessedEmailStatus, inbox_reporter_language
 from .parsing import ParsedMessage
 from .replies import reply_target, strip_quoted_reply, subject_reference
 from .routing import BoardCandidate, route_message
@@ -209,6 +209,7 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
             receiving_inbox=inbox,
             source_message_id=parsed.message_id or "",
             source_references=" ".join(parsed.references),
+            reporter_language=inbox_reporter_language(inbox=inbox, manager=context.manager),
         )
     except BoardClosedError:
         return _queue(parsed=parsed, row_id=message.row_id, context=context, reason=StandbyReason.NO_BOARD_MATCH)
@@ -284,8 +285,8 @@ def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext, facts: B
     if blocked:
         return _Outcome(ProcessedEmailStatus.IGNORED, f"{note} {blocked}")
     context_vars = {"subject": parsed.title, "suspension_message": manager.suspension_message}
-    # The answer goes to a stranger: the site's default language, not whoever runs the worker.
-    with override(settings.LANGUAGE_CODE):
+    # In the language of mail to reporters set for the inbox (THR-9), not whoever runs the worker.
+    with override(inbox_reporter_language(inbox=inbox, manager=manager)):
         subject = " ".join(render_to_string("inboxes/emails/suspension_reply.subject.txt", context_vars).split())
         body = render_to_string("inboxes/emails/suspension_reply.txt", context_vars).strip() + "\n"
     outgoing_mail_create(

@@ -1,4 +1,4 @@
-"""Confirmations of tickets opened by mail (THR-6, ING-7)."""
+"""Confirmations of tickets opened by mail (THR-6, ING-7) and the language they are in (THR-9)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.utils import timezone
 from boards.tests.factories import BoardFactory
 from inboxes.batch_facts import BatchFacts, stored_message_parse
 from inboxes.intake import intake_context_load, processed_email_process
-from inboxes.models import ProcessedEmail, ProcessedEmailStatus
+from inboxes.models import ProcessedEmail, ProcessedEmailStatus, inbox_reporter_language
 from inboxes.polling import inbox_poll
 from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from tickets.emails import secret_link
@@ -122,6 +122,70 @@ def test_a_suspended_manager_never_answers_a_sender_named_by_an_ip_address(inbox
     row = take_in(inbox, make_mail(sender="rita@[192.0.2.1]"))
     assert row.status == ProcessedEmailStatus.IGNORED and "IP address" in row.reason
     assert not OutgoingMail.objects.exists()
+
+
+# --------------------------------------------------------------------------- THR-9: language
+
+
+@pytest.mark.parametrize(
+    ("inbox_language", "owner_language", "site_language", "expected"),
+    [
+        ("pl", "", "en", "pl"),
+        ("en", "pl", "en", "en"),  # the inbox's own setting wins over its owner's
+        ("", "pl", "en", "pl"),
+        ("", "", "pl", "pl"),
+        ("xx", "yy", "en", "en"),  # codes the site no longer has count as unset
+    ],
+)
+def test_the_language_of_mail_to_reporters(inbox, settings, inbox_language, owner_language, site_language, expected):
+    settings.LANGUAGE_CODE = site_language
+    inbox.language, inbox.manager.language = inbox_language, owner_language
+    assert inbox_reporter_language(inbox=inbox, manager=inbox.manager) == expected
+
+
+def test_without_its_inbox_mail_is_in_the_owners_language(manager):
+    manager.language = "pl"
+    assert inbox_reporter_language(inbox=None, manager=manager) == "pl"
+
+
+@pytest.mark.parametrize(("inbox_language", "owner_language"), [("pl", "en"), ("", "pl")])
+def test_a_polish_inbox_confirms_in_polish(inbox, compiled_messages, inbox_language, owner_language):
+    inbox.language = inbox_language
+    inbox.save()
+    inbox.manager.language = owner_language
+    inbox.manager.save()
+    BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
+
+    row = take_in(inbox, make_mail(subject="Drukarka"))
+
+    mail = OutgoingMail.objects.get(ticket=row.ticket)
+    assert mail.subject.endswith("Otrzymaliśmy Twoje zgłoszenie: Drukarka")
+    assert mail.body.startswith("Dzień dobry,")
+    # Later mail about the ticket (EML-2) follows the language it was opened in.
+    assert row.ticket.reporter_language == "pl"
+
+
+def test_an_english_inbox_of_a_polish_owner_confirms_in_english(inbox, compiled_messages):
+    inbox.language = "en"
+    inbox.save()
+    inbox.manager.language = "pl"
+    inbox.manager.save()
+    BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
+    row = take_in(inbox, make_mail(subject="Printer"))
+    assert OutgoingMail.objects.get(ticket=row.ticket).body.startswith("Hello,")
+
+
+def test_the_suspension_reply_is_in_the_inbox_language(inbox, compiled_messages):
+    inbox.language = "pl"
+    inbox.save()
+    inbox.manager.is_suspended, inbox.manager.suspension_message = True, "Zamknięte."
+    inbox.manager.save()
+
+    take_in(inbox, make_mail(subject="Pomoc"))
+
+    reply = OutgoingMail.objects.get(kind=OutgoingMailKind.SUSPENSION_REPLY)
+    assert reply.body.startswith("Dzień dobry,")
+    assert "Ten adres nie przyjmuje już zgłoszeń." in reply.body
 
 
 # --------------------------------------------------------------------------- through the real servers
