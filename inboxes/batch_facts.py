@@ -1,13 +1,16 @@
-"""What intake must know about earlier mail (THR-4, THR-5, ING-7), fetched once per batch.
+"""What intake must know about earlier mail (THR-4, THR-5, THR-6, ING-7), fetched once per batch.
 
 Asking the database "was this Message-ID seen?", "what did this sender's mail with this subject
-become within the window?", "is this one of our own addresses?" and "did we answer this sender in
-the last hour?" for every message would cost four round trips each. Here they are asked once for a whole batch
-of parsed messages, and the answers are kept up to date as the batch's messages are committed.
+become within the window?", "is this one of our own addresses?" and "how much automatic mail did
+this mailbox get in the last hour?" for every message would cost four round trips each. Here they
+are asked once for a whole batch of parsed messages, and the answers are kept up to date as the
+batch's messages are committed.
 
 Only one worker polls an inbox at a time (the lease), so nothing else adds rows for it while a
 batch runs; the one exception, a manager reprocessing a failed message, is still caught by the
-unique Message-ID constraint.
+unique Message-ID constraint. The automatic mail a mailbox got is counted across all inboxes
+(outbox.loops), so batches of other inboxes running at the same moment can add to it unseen:
+the limit may then be passed by what those batches send to the same person in that moment.
 """
 
 from __future__ import annotations
@@ -19,12 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models.functions import Lower
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from outbox.loops import AUTOMATIC_REPLY_WINDOW, automatic_mail_to, default_from_address
-from outbox.models import OutgoingMail
+from outbox.loops import automatic_mail_counts, counted_mailbox, own_addresses
 
 from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from .parsing import MessageParseError, ParsedMessage, parse_message
@@ -112,11 +112,12 @@ class BatchFacts:
     # content hash → when earlier mail with that content arrived (for mail without a Message-ID).
     earlier_contents: dict[str, list[datetime]] = field(default_factory=dict)
     own_addresses: set[str] = field(default_factory=set)
-    answered: set[str] = field(default_factory=set)
+    # Normalised mailbox → automatic mail it got within the last hour, from any inbox (THR-6).
+    automatic_mail_counts: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, *, inbox: Inbox, messages: Sequence[StoredMessage]) -> BatchFacts:
-        """Four queries, whatever the batch size."""
+        """At most four queries, whatever the batch size."""
         facts = cls(inbox_id=inbox.pk)
         readable = [message for message in messages if message.parsed is not None]
         if not readable:
@@ -150,19 +151,8 @@ class BatchFacts:
             )
             for row_id, sender, subject, received_at, ticket_id, content_hash in earlier:
                 facts._remember(row_id, sender, subject, received_at, ticket_id, content_hash)
-        lowered = {sender.lower() for sender in senders}
-        facts.own_addresses = set(
-            Inbox.objects.annotate(address=Lower("from_address"))
-            .filter(address__in=lowered)
-            .values_list("address", flat=True)
-        ) | ({default_from_address()} & lowered)
-        facts.answered = set(
-            OutgoingMail.objects.filter(
-                automatic_mail_to(inbox=inbox),
-                to_email__in=lowered,
-                created_at__gte=timezone.now() - AUTOMATIC_REPLY_WINDOW,
-            ).values_list("to_email", flat=True)
-        )
+        facts.own_addresses = own_addresses(addresses=senders)
+        facts.automatic_mail_counts = automatic_mail_counts(addresses=senders)
         return facts
 
     def _remember(
@@ -193,10 +183,7 @@ class BatchFacts:
         return [item.mail for item in earlier if abs(item.received_at - message.received_at) < window]
 
     def is_own_address(self, address: str) -> bool:
-        return address.lower() in self.own_addresses
-
-    def answered_recently(self, address: str) -> bool:
-        return address.lower() in self.answered
+        return address.strip().lower() in self.own_addresses
 
     def record(self, message: StoredMessage, *, status: str, answered: bool, ticket_id: int | None = None) -> None:
         """Called once the message's transaction committed."""
@@ -206,5 +193,6 @@ class BatchFacts:
             self._remember(
                 message.row_id, message.sender, message.subject, message.received_at, ticket_id, message.content_hash
             )
-        if answered and message.sender:
-            self.answered.add(message.sender.lower())
+        mailbox = counted_mailbox(message.sender) if answered else None
+        if mailbox:
+            self.automatic_mail_counts[mailbox] = self.automatic_mail_counts.get(mailbox, 0) + 1

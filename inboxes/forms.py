@@ -6,12 +6,13 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from boards.models import Board
 from issuetracker.hosts import host_is_internal
 
-from .models import Inbox
+from .models import Inbox, inbox_reporter_language, language_name
 from .services import InboxFields
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[[0-9A-Fa-f:.]+\]$")
@@ -30,6 +31,12 @@ class InboxForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    # Choices are set per manager: the empty one names the owner's language.
+    language = forms.ChoiceField(
+        label=_("Language of mail to reporters"),
+        required=False,
+        help_text=_("Confirmations and other mail to people who write to this inbox are in this language."),
     )
     exclusive_board = forms.ModelChoiceField(
         label=_("Exclusive board"),
@@ -57,6 +64,7 @@ class InboxForm(forms.ModelForm):
             "poll_interval_minutes",
             "is_active",
             "exclusive_board",
+            "language",
         ]
         help_texts = {
             "from_address": _("Answers to reporters are sent from this address."),
@@ -71,6 +79,11 @@ class InboxForm(forms.ModelForm):
         boards = Board.objects.filter(manager=manager, is_archived=False).select_related("exclusive_inbox")
         self.fields["exclusive_board"].queryset = boards.order_by("name")
         self.fields["exclusive_board"].label_from_instance = self._board_label
+        owners_language = inbox_reporter_language(inbox=None, manager=manager)
+        self.fields["language"].choices = [
+            ("", _("The owner's language (%(language)s)") % {"language": language_name(owners_language)}),
+            *settings.LANGUAGES,
+        ]
         if not self.is_new:
             self.fields["exclusive_board"].initial = Board.objects.filter(
                 manager=manager, exclusive_inbox=self.instance
@@ -158,6 +171,7 @@ class InboxForm(forms.ModelForm):
             poll_interval_minutes=data["poll_interval_minutes"],
             is_active=data["is_active"],
             exclusive_board=data.get("exclusive_board"),
+            language=data.get("language", ""),
             imap_password=data.get("imap_password") or None,
             smtp_password=data.get("smtp_password") or None,
         )

@@ -32,7 +32,7 @@ from tickets.models import EntrySource, TicketSource
 from tickets.services import ticket_add_reporter_message, ticket_create
 
 from .batch_facts import SUBJECT_MAX_LENGTH, BatchFacts, StoredMessage, stored_message_parse
-from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
+from .models import Inbox, ProcessedEmail, ProcessedEmailStatus, inbox_reporter_language
 from .parsing import ParsedMessage
 from .replies import thread_target
 from .routing import BoardCandidate, route_message
@@ -82,7 +82,7 @@ class _Outcome:
     status: ProcessedEmailStatus
     reason: str = ""
     ticket_id: int | None = None
-    # An automatic mail went to the sender (counts towards the hourly limit of ING-7).
+    # An automatic mail went to the sender (counts towards the hourly limit of THR-6).
     answered: bool = False
 
 
@@ -199,7 +199,8 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
     blocked = block_reason(
         auto_generated_reason=parsed.auto_generated_reason,
         own_address=facts.is_own_address(parsed.sender_email),
-        answered_recently=facts.answered_recently(parsed.sender_email),
+        to_email=parsed.sender_email,
+        automatic_mail_counts=facts.automatic_mail_counts,
     )
     try:
         ticket = ticket_create(
@@ -211,6 +212,7 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
             receiving_inbox=inbox,
             source_message_id=parsed.message_id or "",
             source_references=" ".join(parsed.references),
+            reporter_language=inbox_reporter_language(inbox=inbox, manager=context.manager),
         )
     except BoardClosedError:
         return _queue(parsed=parsed, row_id=message.row_id, context=context, reason=StandbyReason.NO_BOARD_MATCH)
@@ -297,13 +299,14 @@ def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext, facts: B
     blocked = block_reason(
         auto_generated_reason=parsed.auto_generated_reason,
         own_address=facts.is_own_address(sender),
-        answered_recently=facts.answered_recently(sender),
+        to_email=sender,
+        automatic_mail_counts=facts.automatic_mail_counts,
     )
     if blocked:
         return _Outcome(ProcessedEmailStatus.IGNORED, f"{note} {blocked}")
     context_vars = {"subject": parsed.title, "suspension_message": manager.suspension_message}
-    # The answer goes to a stranger: the site's default language, not whoever runs the worker.
-    with override(settings.LANGUAGE_CODE):
+    # In the language of mail to reporters set for the inbox (THR-9), not whoever runs the worker.
+    with override(inbox_reporter_language(inbox=inbox, manager=manager)):
         subject = " ".join(render_to_string("inboxes/emails/suspension_reply.subject.txt", context_vars).split())
         body = render_to_string("inboxes/emails/suspension_reply.txt", context_vars).strip() + "\n"
     outgoing_mail_create(

@@ -6,6 +6,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Manager
 from issuetracker import crypto
 
 
@@ -107,6 +108,26 @@ class Inbox(models.Model):
 
     def get_smtp_password(self) -> str:
         return crypto.decrypt(self.smtp_password_encrypted)
+
+
+def inbox_reporter_language(*, inbox: Inbox | None, manager: Manager) -> str:
+    """The language of mail to reporters who wrote to ``inbox`` (THR-9).
+
+    The inbox's own setting, else its owner's language, else the site's. ``manager`` is the
+    inbox's owner, passed in because every caller already has it loaded; ``inbox`` may be None
+    for mail whose receiving inbox was deleted since. A code no longer among LANGUAGES counts as
+    unset, so a language dropped from the site cannot leave mail untranslated.
+    """
+    available = {code for code, _name in settings.LANGUAGES}
+    for language in (inbox.language if inbox is not None else "", manager.language):
+        if language in available:
+            return language
+    return settings.LANGUAGE_CODE
+
+
+def language_name(code: str) -> str:
+    """The name of one of the site's languages, in the language of the page showing it."""
+    return str(dict(settings.LANGUAGES).get(code, code))
 
 
 class ProcessedEmailStatus(models.TextChoices):

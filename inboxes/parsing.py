@@ -431,7 +431,12 @@ def _decode_undeclared(data: bytes) -> str:
 
 _SENDER_HEADERS = ("From", "Sender", "Reply-To", "Return-Path")
 _LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
-_ADDRESS_RE = re.compile(rf"[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+@{_LABEL}(?:\.{_LABEL})*")
+# A domain literal (`rita@[192.0.2.1]`) is still a sender: the report is taken in, and only
+# automatic mail is refused to it (outbox.loops, THR-6).
+_DOMAIN_LITERAL = r"\[(?:IPv6:)?[0-9A-Fa-f.:]+\]"
+_ADDRESS_RE = re.compile(
+    rf"[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+@(?:{_LABEL}(?:\.{_LABEL})*|{_DOMAIN_LITERAL})", re.IGNORECASE
+)
 _ADDRESS_SEARCH_RE = re.compile(rf"[\w.!#$%&'*+/=?^`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+")
 
 

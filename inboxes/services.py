@@ -36,6 +36,8 @@ class InboxFields:
     poll_interval_minutes: int
     is_active: bool
     exclusive_board: Board | None
+    # Of mail to reporters (THR-9); empty: the owner's language.
+    language: str
     imap_password: str | None = None
     smtp_password: str | None = None
 
@@ -53,6 +55,7 @@ class InboxFields:
             "smtp_use_starttls",
             "poll_interval_minutes",
             "is_active",
+            "language",
         ):
             setattr(inbox, name, getattr(self, name))
         inbox.from_address = self.from_address.strip().lower()
@@ -92,6 +95,7 @@ def inbox_update(*, inbox: Inbox, fields: InboxFields) -> Inbox:
         "from_address",
         "poll_interval_minutes",
         "is_active",
+        "language",
     ]
     if server_changed:
         # Another mailbox: its UIDs mean nothing here, start again from its unread mail. The

@@ -15,7 +15,7 @@ from outbox.services import outgoing_mail_retry
 
 from .connection_check import ConnectionReport, inbox_check_connection
 from .forms import InboxForm
-from .models import Inbox, ProcessedEmail, ProcessedEmailStatus
+from .models import Inbox, ProcessedEmail, ProcessedEmailStatus, inbox_reporter_language, language_name
 from .selectors import inbox_counters, inbox_failed_emails, inbox_ignored_emails
 from .services import inbox_create, inbox_delete, inbox_update, processed_email_reprocess
 
@@ -90,6 +90,7 @@ def inbox_detail(request: HttpRequest, inbox_id: int) -> HttpResponse:
     inbox = _get_inbox_for_manager(request, inbox_id)
     context = {
         "inbox": inbox,
+        "reporter_language": language_name(inbox_reporter_language(inbox=inbox, manager=request.user)),
         "counters": inbox_counters(inbox=inbox),
         "failed_emails": inbox_failed_emails(inbox=inbox),
         "ignored_emails": inbox_ignored_emails(inbox=inbox),

@@ -197,7 +197,7 @@ RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATE_LIMIT_LOGIN = env.int("RATE_LIMIT_LOGIN", default=10)  # per minute per IP: log in, sign up
 RATE_LIMIT_PUBLIC_TICKET = env.int("RATE_LIMIT_PUBLIC_TICKET", default=20)  # public form POSTs
 RATE_LIMIT_DEFAULT = env.int("RATE_LIMIT_DEFAULT", default=100)  # every other request
-RATE_LIMIT_REPORTER_PER_HOUR = env.int("RATE_LIMIT_REPORTER_PER_HOUR", default=10)  # reports per reporter address
+RATE_LIMIT_REPORTER_PER_HOUR = env.int("RATE_LIMIT_REPORTER_PER_HOUR", default=10)  # automatic mails per mailbox
 # Messages from a ticket's secret page (THR-4), per ticket per hour; each one notifies the managers.
 RATE_LIMIT_TICKET_MESSAGES_PER_HOUR = env.int("RATE_LIMIT_TICKET_MESSAGES_PER_HOUR", default=20)
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])

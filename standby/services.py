@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from boards.external import ExternalError
 from boards.models import Board
-from inboxes.models import ProcessedEmail
+from inboxes.models import ProcessedEmail, inbox_reporter_language
 from outbox.loops import automatic_reply_block_reason
 from outbox.services import outgoing_mail_suppress_confirmation
 from tickets.errors import ForwardingError, TicketError
@@ -50,7 +50,6 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
         else:
             # A manager's click is not a reason to answer an auto-responder (ING-7).
             blocked = automatic_reply_block_reason(
-                inbox=locked.receiving_inbox,
                 to_email=locked.sender_email,
                 auto_generated_reason=locked.auto_generated_reason,
             )
@@ -63,6 +62,7 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
                 receiving_inbox=locked.receiving_inbox,
                 source_message_id=locked.message_id,
                 source_references=locked.references,
+                reporter_language=inbox_reporter_language(inbox=locked.receiving_inbox, manager=board.manager),
             )
             if blocked:
                 outgoing_mail_suppress_confirmation(ticket_id=ticket.pk, reason=blocked)

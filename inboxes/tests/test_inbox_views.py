@@ -126,6 +126,36 @@ def test_exclusive_board_choices_are_my_open_boards_only(manager_client, manager
     assert Inbox.objects.count() == 1 and mine
 
 
+def test_the_language_of_mail_to_reporters_is_chosen_on_the_form_and_shown(manager_client, manager, inbox):
+    manager.language = "pl"
+    manager.save()
+    page = manager_client.get(reverse("inboxes:edit", args=[inbox.pk]))
+    choices = [(value, str(label)) for value, label in page.context["form"].fields["language"].choices]
+    assert choices == [("", "The owner's language (Polish)"), ("en", "English"), ("pl", "Polish")]
+    assert "Language of mail to reporters" in page.content.decode()
+    detail = manager_client.get(reverse("inboxes:detail", args=[inbox.pk]))
+    shown = '<dd class="col-sm-8" data-testid="reporter-language">{}</dd>'
+    assert shown.format("The owner's language (Polish)") in html.unescape(detail.content.decode())
+
+    response = manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, language="en"))
+    assert response.status_code == 302
+    inbox.refresh_from_db()
+    assert inbox.language == "en"
+    detail = manager_client.get(reverse("inboxes:detail", args=[inbox.pk]))
+    assert '<dd class="col-sm-8" data-testid="reporter-language">English</dd>' in detail.content.decode()
+
+    refused = manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, language="de"))
+    assert "language" in refused.context["form"].errors
+    manager_client.post(reverse("inboxes:edit", args=[inbox.pk]), edit_data(inbox, language=""))
+    inbox.refresh_from_db()
+    assert inbox.language == ""
+
+
+def test_a_new_inbox_can_write_to_reporters_in_polish(manager_client):
+    manager_client.post(reverse("inboxes:new"), form_data(language="pl"))
+    assert Inbox.objects.get().language == "pl"
+
+
 def test_edit_never_shows_passwords_and_empty_keeps_them(manager_client, inbox):
     page = manager_client.get(reverse("inboxes:edit", args=[inbox.pk]))
     assert page.status_code == 200

@@ -606,6 +606,10 @@ def test_references_are_capped_keeping_root_and_latest() -> None:
         pytest.param("From: <>\nReply-To: Rita <rita@example.com>", "rita@example.com", "Rita", id="reply-to"),
         pytest.param("Sender: s@example.com\nReply-To: r@example.com", "s@example.com", "", id="sender-first"),
         pytest.param("Return-Path: <bounce@example.com>", "bounce@example.com", "", id="return-path"),
+        # Taken in as the sender; automatic mail to it is refused later (THR-6).
+        pytest.param("From: Rita <rita@[192.0.2.1]>", "rita@[192.0.2.1]", "Rita", id="domain-literal"),
+        pytest.param("From: rita@[IPv6:2001:DB8::1]", "rita@[ipv6:2001:db8::1]", "", id="ipv6-literal"),
+        pytest.param("From: rita@[not-an-ip]", None, "", id="bracketed-name"),
         pytest.param("From: MAILER-DAEMON (Mail Delivery System)", None, "", id="no-domain"),
         pytest.param("From: undisclosed-recipients:;", None, "", id="empty-group"),
     ],

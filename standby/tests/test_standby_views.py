@@ -69,6 +69,33 @@ def test_assign_keeps_loop_protection(manager_client, manager):
     assert OutgoingMail.objects.get().status == OutgoingMailStatus.SUPPRESSED
 
 
+def test_assign_confirms_within_the_hourly_limit_of_the_senders_mailbox(manager_client, manager, settings):
+    # THR-6: the limit counts the person's mailbox (any spelling, any inbox), not this inbox.
+    settings.RATE_LIMIT_REPORTER_PER_HOUR = 2
+    board = BoardFactory(manager=manager)
+    items = [
+        StandbyItemFactory(manager=manager, sender_email=email)
+        for email in ("rita@example.org", "rita+x@example.org", "RITA@example.org")
+    ]
+    for item in items:
+        manager_client.post(reverse("standby:assign", args=[item.pk]), {"board": board.pk})
+    mails = OutgoingMail.objects.order_by("id")
+    assert [mail.status for mail in mails] == [
+        OutgoingMailStatus.PENDING,
+        OutgoingMailStatus.PENDING,
+        OutgoingMailStatus.SUPPRESSED,
+    ]
+    assert "already got 2 automatic answers" in mails[2].last_error
+
+
+def test_assign_sends_nothing_to_a_server_named_by_its_ip_address(manager_client, manager):
+    board = BoardFactory(manager=manager)
+    item = StandbyItemFactory(manager=manager, sender_email="rita@[192.0.2.1]")
+    manager_client.post(reverse("standby:assign", args=[item.pk]), {"board": board.pk})
+    assert Ticket.objects.get().creator_email == "rita@[192.0.2.1]"
+    assert OutgoingMail.objects.get().status == OutgoingMailStatus.SUPPRESSED
+
+
 def test_assign_only_to_my_open_boards(manager_client, manager, other_manager):
     item = StandbyItemFactory(manager=manager)
     theirs = BoardFactory(manager=other_manager)
