@@ -128,16 +128,20 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
     Deliberately no check of the manager or the board: a suspended manager's links and an
     archived board's tickets stay readable (ACC-6, BRD-3). The uuid is the only key.
     """
-    ticket = get_object_or_404(Ticket.objects.select_related("board"), uuid=ticket_uuid)
+    ticket = get_object_or_404(Ticket.objects.select_related("board__manager"), uuid=ticket_uuid)
     if ticket.external_link:
         return _keep_private(HttpResponseRedirect(ticket.external_link))
     if ticket.is_forwarded:
         # Not on the platform yet (or it failed and waits in the standby queue): the reporter
         # learns it arrived, without the manager's internal details.
         return _keep_private(render(request, "tickets/public_forwarding.html", {"ticket": ticket}))
-    form = PublicMessageForm(request.POST if request.method == "POST" else None)
+    # A suspended account takes nothing new (ACC-6, ING-8): the page stays readable, without the box.
+    suspended = ticket.board.manager.is_suspended
+    form = PublicMessageForm(request.POST if request.method == "POST" and not suspended else None)
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and suspended:
+        status = 403
+    elif request.method == "POST" and form.is_valid():
         if ticket_message_allowed(ticket.pk):
             ticket_add_reporter_message(
                 ticket=ticket,
@@ -152,5 +156,10 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
     elif request.method == "POST":
         status = 400
     newest = None if request.GET.get("thread") == "all" else THREAD_NEWEST
-    context = {"ticket": ticket, "thread": ticket_thread(ticket=ticket, public=True, newest=newest), "form": form}
+    context = {
+        "ticket": ticket,
+        "thread": ticket_thread(ticket=ticket, public=True, newest=newest),
+        "form": None if suspended else form,
+        "suspension_message": ticket.board.manager.suspension_message if suspended else "",
+    }
     return _keep_private(render(request, "tickets/public_ticket.html", context, status=status))

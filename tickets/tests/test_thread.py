@@ -232,3 +232,15 @@ def test_a_long_thread_opens_on_its_newest_entries_and_shows_all_on_request(mana
     # On the secret page the notes are left out before counting, so none is ever counted or shown.
     public = client.get(f"/ticket/{ticket.uuid}?thread=all").content.decode()
     assert public.count('class="thread-entry card') == 1 + sum(1 for n in range(53) if n % 3 != 2)
+
+
+def test_a_suspended_account_takes_no_messages_but_its_page_stays_readable(client, board):
+    ticket = TicketFactory(board=board)
+    board.manager.is_suspended = True
+    board.manager.suspension_message = "We closed for good."
+    board.manager.save()
+    page = client.get(f"/ticket/{ticket.uuid}")
+    assert page.status_code == 200 and "We closed for good." in page.content.decode()
+    assert 'data-testid="public-message-form"' not in page.content.decode()
+    assert client.post(f"/ticket/{ticket.uuid}", {"body": "hello?"}).status_code == 403
+    assert not Entry.objects.exists()
