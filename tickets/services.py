@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from boards.models import Board, ExternalPlatform
 from inboxes.models import Inbox
 from issuetracker.wakeups import publish_on_commit
+from notifications.services import notify_ticket_created
 from outbox.models import OutgoingMailKind
 from outbox.services import choose_sending_inbox, outgoing_mail_create
 
@@ -88,6 +89,7 @@ def ticket_create(
             in_reply_to=source_message_id,
             references=" ".join(part for part in (source_references, source_message_id) if part),
         )
+        notify_ticket_created(ticket=ticket)
         if forwards:
             publish_on_commit(forward_ticket, ticket.pk)
     logger.info("ticket created", extra={"ticket_id": ticket.pk, "board_id": board.pk, "source": source})
