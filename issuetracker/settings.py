@@ -105,7 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "standby.context_processors.navigation",
+                "notifications.context_processors.navigation",
             ],
         },
     },
