@@ -7,11 +7,12 @@ from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.account.models import EmailAddress
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .models import is_valid_timezone, timezone_choices
+from .models import NotificationMode, is_valid_timezone, timezone_choices
 from .services import email_verification_resend
 
 
@@ -68,9 +69,28 @@ class ResetPasswordForm(AllauthResetPasswordForm):
         return super().save(request, **kwargs)
 
 
+def language_choices() -> list[tuple[str, str]]:
+    return [("", _("Site default")), *settings.LANGUAGES]
+
+
 class ProfileForm(forms.Form):
     name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=150)
     timezone = forms.ChoiceField(label=_("Timezone"), choices=timezone_choices)
+    language = forms.ChoiceField(
+        label=_("Language of mail"),
+        choices=language_choices,
+        required=False,
+        help_text=_(
+            "The language of the mail we send you, and of the mail your inboxes send to reporters "
+            "unless an inbox sets its own."
+        ),
+    )
+    notification_mode = forms.ChoiceField(
+        label=_("Mail me about new tickets, reporters' messages and failing inboxes"),
+        choices=NotificationMode.choices,
+        widget=forms.RadioSelect,
+        help_text=_("A digest lists everything since the previous one. A failing inbox also shows on your pages."),
+    )
 
 
 class SuspendMessageForm(forms.Form):

@@ -6,13 +6,23 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import Manager
+from notifications.services import notifications_discard_pending
+
+from .models import Manager, NotificationMode
 
 
-def manager_update_profile(*, manager: Manager, name: str, timezone_name: str) -> Manager:
-    manager.name = name
-    manager.timezone = timezone_name
-    manager.save(update_fields=["name", "timezone"])
+def manager_update_profile(
+    *, manager: Manager, name: str, timezone_name: str, language: str, notification_mode: NotificationMode
+) -> Manager:
+    with transaction.atomic():
+        manager.name = name
+        manager.timezone = timezone_name
+        manager.language = language
+        manager.notification_mode = notification_mode
+        manager.save(update_fields=["name", "timezone", "language", "notification_mode"])
+        if notification_mode == NotificationMode.OFF:
+            # "No mail" holds for what was waiting for a digest too.
+            notifications_discard_pending(manager=manager)
     return manager
 
 

@@ -31,12 +31,23 @@ def profile(request: HttpRequest) -> HttpResponse:
         form = ProfileForm(request.POST)
         if form.is_valid():
             manager_update_profile(
-                manager=manager, name=form.cleaned_data["name"], timezone_name=form.cleaned_data["timezone"]
+                manager=manager,
+                name=form.cleaned_data["name"],
+                timezone_name=form.cleaned_data["timezone"],
+                language=form.cleaned_data["language"],
+                notification_mode=form.cleaned_data["notification_mode"],
             )
             messages.success(request, _("Your profile has been saved."))
             return redirect("accounts:profile")
     else:
-        form = ProfileForm(initial={"name": manager.name, "timezone": manager.timezone})
+        form = ProfileForm(
+            initial={
+                "name": manager.name,
+                "timezone": manager.timezone,
+                "language": manager.language,
+                "notification_mode": manager.notification_mode,
+            }
+        )
     return render(request, "accounts/profile.html", {"form": form})
 
 

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from issuetracker.crypto import DecryptionError
 from issuetracker.leases import Claim, Heartbeat, LeaseFields, LeaseLostError, lease_claim
+from notifications.services import notify_inbox_failing
 from outbox.services import outgoing_mail_batch
 
 from .batch_facts import BatchFacts, StoredMessage, stored_message_parse
@@ -184,13 +185,33 @@ def _finish(*, claim: Claim, error: str) -> None:
     if error:
         fields.update(last_error=error, last_error_at=now)
     else:
+        # Recovery: an empty last_error ends the failure streak and the managers' banner (THR-8).
         fields.update(last_error="", last_success_at=now)
     try:
         _drop_broken_connection()
-        claim.release(**fields)
+        if not error:
+            claim.release(**fields)
+            return
+        with transaction.atomic():
+            # The previous outcome, read under a row lock with the write that replaces it: only
+            # the poll that turns a working inbox into a failing one tells the manager, so a
+            # failure streak makes one notification however many polls it lasts.
+            previous_error = claim.still_held().select_for_update().values_list("last_error", flat=True).first()
+            if claim.release(**fields) and previous_error == "":
+                _notify_failing(inbox_id=claim.pk, error=error)
     except DatabaseError:
         # The lease runs out on its own; the next poll records whatever is still wrong.
         logger.exception("could not record the end of an inbox poll", extra={"inbox_id": claim.pk})
+
+
+def _notify_failing(*, inbox_id: int, error: str) -> None:
+    """Tell the manager, in a savepoint: a notification that cannot be written or rendered is
+    logged, and never costs the record of the poll's outcome."""
+    try:
+        with transaction.atomic():
+            notify_inbox_failing(inbox=Inbox.objects.select_related("manager").get(pk=inbox_id), error=error)
+    except Exception:
+        logger.exception("could not notify the manager of a failing inbox", extra={"inbox_id": inbox_id})
 
 
 def _poll_claimed(*, inbox: Inbox, lease: _Lease, batch_size: int, result: PollResult) -> None:

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "inboxes",
     "outbox",
     "standby",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -104,7 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "standby.context_processors.navigation",
+                "notifications.context_processors.navigation",
             ],
         },
     },
@@ -309,6 +310,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Drains of rows whose wake-up task was lost (broker down, worker killed): within a minute.
     "send-stalled-mail": {"task": "outbox.tasks.send_stalled_mail", "schedule": timedelta(seconds=30)},
     "forward-stalled-tickets": {"task": "tickets.tasks.forward_stalled_tickets", "schedule": timedelta(seconds=30)},
+    # Managers' digests (THR-8): each goes out within five minutes of its period ending.
+    "send-notification-digests": {
+        "task": "notifications.tasks.send_notification_digests",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 # --- i18n -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from boards.models import Board, ExternalPlatform
 from inboxes.models import Inbox
 from issuetracker.wakeups import publish_on_commit
+from notifications.services import notify_reporter_message, notify_ticket_created
 from outbox.models import OutgoingMail, OutgoingMailKind
 from outbox.services import choose_sending_inbox, outgoing_mail_create
 
@@ -93,6 +94,7 @@ def ticket_create(
             in_reply_to=source_message_id,
             references=" ".join(part for part in (source_references, source_message_id) if part),
         )
+        notify_ticket_created(ticket=ticket)
         if forwards:
             publish_on_commit(forward_ticket, ticket.pk)
     logger.info("ticket created", extra={"ticket_id": ticket.pk, "board_id": board.pk, "source": source})
@@ -226,6 +228,7 @@ def ticket_add_reporter_message(
     if unread:
         Ticket.objects.filter(pk=ticket.pk, has_unread=False).update(has_unread=True)
         ticket.has_unread = True
+        notify_reporter_message(ticket=ticket, sender_email=entry.sender_email, body=entry.folded.own)
     logger.info("reporter message added", extra={"ticket_id": ticket.pk, "entry_id": entry.pk, "source": source})
     return entry
 

@@ -42,12 +42,14 @@ def test_profile_shows_current_values(manager_client, manager):
     response = manager_client.get(PROFILE_URL)
     assert response.status_code == 200
     form = response.context["form"]
-    assert form.initial == {"name": "Maria Manager", "timezone": "UTC"}
+    assert form.initial == {"name": "Maria Manager", "timezone": "UTC", "language": "", "notification_mode": "each"}
     assert '<option value="Europe/Warsaw"' in response.content.decode()
 
 
 def test_profile_update_name_and_timezone(manager_client, manager):
-    response = manager_client.post(PROFILE_URL, {"name": "Maria Nowak", "timezone": "Europe/Warsaw"}, follow=True)
+    response = manager_client.post(
+        PROFILE_URL, {"name": "Maria Nowak", "timezone": "Europe/Warsaw", "notification_mode": "each"}, follow=True
+    )
     assert response.redirect_chain == [(PROFILE_URL, 302)]
     assert "Your profile has been saved." in [str(m) for m in response.context["messages"]]
     manager.refresh_from_db()
@@ -56,7 +58,7 @@ def test_profile_update_name_and_timezone(manager_client, manager):
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "Europe/Atlantis"])
 def test_invalid_timezone_is_an_inline_error(manager_client, manager, zone):
-    response = manager_client.post(PROFILE_URL, {"name": "Maria", "timezone": zone})
+    response = manager_client.post(PROFILE_URL, {"name": "Maria", "timezone": zone, "notification_mode": "each"})
     assert response.status_code == 200
     assert response.context["form"].errors["timezone"]
     assert "is-invalid" in response.content.decode()
@@ -65,7 +67,7 @@ def test_invalid_timezone_is_an_inline_error(manager_client, manager, zone):
 
 
 def test_profile_name_is_required(manager_client, manager):
-    response = manager_client.post(PROFILE_URL, {"name": "", "timezone": "UTC"})
+    response = manager_client.post(PROFILE_URL, {"name": "", "timezone": "UTC", "notification_mode": "each"})
     assert response.status_code == 200
     assert response.context["form"].errors["name"]
 
@@ -76,7 +78,7 @@ def test_profile_rejects_other_methods(manager_client):
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Warsaw", "America/New_York", "Asia/Kathmandu"])
 def test_times_are_shown_in_the_managers_timezone(manager_client, manager, zone):
-    manager_client.post(PROFILE_URL, {"name": manager.name, "timezone": zone})
+    manager_client.post(PROFILE_URL, {"name": manager.name, "timezone": zone, "notification_mode": "each"})
     before = timezone.now()
     shown = _local_time_shown(manager_client.get(PROFILE_URL).content.decode())
     after = timezone.now()

@@ -14,7 +14,7 @@ from inboxes.models import Inbox, ProcessedEmail, ProcessedEmailStatus
 from inboxes.polling import due_inbox_ids, inbox_poll
 from inboxes.tasks import enqueue_due_polls, poll_inbox
 from inboxes.tests.factories import make_live_inbox
-from outbox.models import OutgoingMail
+from outbox.models import OutgoingMail, OutgoingMailKind
 from standby.models import StandbyItem
 from testsupport.mailservers import ImapAccount, find_free_port
 from tickets.models import Ticket
@@ -269,4 +269,6 @@ def test_a_batch_that_fails_once_is_redone_message_by_message_without_doubles(li
     # The fast pass had already created "One" and "Two"; its rollback took them back.
     assert result.outcomes == {"ticket": 3} and failures == ["Three"]
     assert sorted(Ticket.objects.values_list("title", flat=True)) == ["One", "Three", "Two"]
-    assert OutgoingMail.objects.count() == 3
+    # One confirmation and one manager notification per ticket: the rolled-back pass left none.
+    assert OutgoingMail.objects.filter(kind=OutgoingMailKind.TICKET_CREATED).count() == 3
+    assert OutgoingMail.objects.filter(kind=OutgoingMailKind.NOTIFICATION).count() == 3

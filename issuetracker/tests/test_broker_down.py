@@ -86,7 +86,8 @@ def test_a_public_report_succeeds_and_its_confirmation_follows_later(
     assert mail.outbox == []
 
     app.conf.task_always_eager = True
-    assert _broker_back_and_drain() == 1
-    [confirmation] = mail.outbox
-    assert confirmation.to == ["reporter@example.org"] and f"/ticket/{ticket.uuid}" in confirmation.body
+    assert _broker_back_and_drain() == 2  # the confirmation and the manager's notification (THR-8)
+    [confirmation] = [message for message in mail.outbox if message.to == ["reporter@example.org"]]
+    assert f"/ticket/{ticket.uuid}" in confirmation.body
+    assert [message.to for message in mail.outbox if message is not confirmation] == [[board.manager.email]]
     assert _broker_back_and_drain() == 0  # sent once

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from boards.tests.factories import BoardFactory
-from outbox.models import OutgoingMail, OutgoingMailStatus
+from outbox.models import OutgoingMail, OutgoingMailKind, OutgoingMailStatus
 from standby.models import StandbyItem
 from standby.selectors import standby_queue_count
 from standby.tests.factories import StandbyItemFactory
@@ -66,7 +66,7 @@ def test_assign_keeps_loop_protection(manager_client, manager):
     board = BoardFactory(manager=manager)
     item = StandbyItemFactory(manager=manager, auto_generated_reason="auto-submitted")
     manager_client.post(reverse("standby:assign", args=[item.pk]), {"board": board.pk})
-    assert OutgoingMail.objects.get().status == OutgoingMailStatus.SUPPRESSED
+    assert OutgoingMail.objects.get(kind=OutgoingMailKind.TICKET_CREATED).status == OutgoingMailStatus.SUPPRESSED
 
 
 def test_assign_confirms_within_the_hourly_limit_of_the_senders_mailbox(manager_client, manager, settings):

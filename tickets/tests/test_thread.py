@@ -244,3 +244,11 @@ def test_a_suspended_account_takes_no_messages_but_its_page_stays_readable(clien
     assert 'data-testid="public-message-form"' not in page.content.decode()
     assert client.post(f"/ticket/{ticket.uuid}", {"body": "hello?"}).status_code == 403
     assert not Entry.objects.exists()
+
+
+def test_a_reporter_message_notifies_the_manager_with_their_link_never_the_secret_one(client, board):
+    ticket = TicketFactory(board=board)
+    client.post(f"/ticket/{ticket.uuid}", {"body": "Still broken.\n\nOn Mon, x wrote:\n> old"})
+    notice = OutgoingMail.objects.get(kind=OutgoingMailKind.NOTIFICATION, to_email=board.manager.email)
+    assert "Still broken." in notice.body and _detail_url(ticket) in notice.body
+    assert str(ticket.uuid) not in notice.body and ticket.uuid.hex[:8] not in notice.subject + notice.body
