@@ -79,7 +79,7 @@ def test_assign_confirms_within_the_hourly_limit_of_the_senders_mailbox(manager_
     ]
     for item in items:
         manager_client.post(reverse("standby:assign", args=[item.pk]), {"board": board.pk})
-    mails = OutgoingMail.objects.order_by("id")
+    mails = OutgoingMail.objects.filter(kind=OutgoingMailKind.TICKET_CREATED).order_by("id")
     assert [mail.status for mail in mails] == [
         OutgoingMailStatus.PENDING,
         OutgoingMailStatus.PENDING,
@@ -93,7 +93,7 @@ def test_assign_sends_nothing_to_a_server_named_by_its_ip_address(manager_client
     item = StandbyItemFactory(manager=manager, sender_email="rita@[192.0.2.1]")
     manager_client.post(reverse("standby:assign", args=[item.pk]), {"board": board.pk})
     assert Ticket.objects.get().creator_email == "rita@[192.0.2.1]"
-    assert OutgoingMail.objects.get().status == OutgoingMailStatus.SUPPRESSED
+    assert OutgoingMail.objects.get(kind=OutgoingMailKind.TICKET_CREATED).status == OutgoingMailStatus.SUPPRESSED
 
 
 def test_assign_only_to_my_open_boards(manager_client, manager, other_manager):
