@@ -74,7 +74,8 @@ class MultipleFileField(forms.FileField):
             code = "submit_too_big"
         if problem:
             # A browser cannot put files back into a re-rendered form.
-            raise ValidationError(f"{problem} {_('Please choose the files again.')}", code=code)
+            again = _("Please choose the files again.")
+            raise ValidationError(f"{problem} {again}", code=code)
 
 
 def _limits_help_text() -> str:
