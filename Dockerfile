@@ -35,8 +35,9 @@ RUN useradd --system --uid 10001 --home /app app
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 WORKDIR /app
-# var/: beat's schedule and heartbeat, written by the app user.
-RUN mkdir -p /app/var && chown app /app/var
+# var/: beat's schedule and heartbeat, and var/media/ (attachments; a volume in compose, which
+# takes this directory's owner when first created), written by the app user.
+RUN mkdir -p /app/var/media && chown -R app /app/var
 
 USER app
 EXPOSE 8000

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.test import override_settings
 
 from accounts.tests.factories import ManagerFactory
 from boards.tests.factories import BoardFactory
@@ -50,6 +51,13 @@ def _tasks_never_fail_unnoticed() -> Iterator[None]:
         trace_logger.removeHandler(handler)
     if handler.failures:
         pytest.fail("a Celery task failed: " + "; ".join(handler.failures))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Attachments of the suite go to a temporary directory, never to the project's var/media."""
+    with override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("media"))):
+        yield
 
 
 @pytest.fixture(autouse=True)

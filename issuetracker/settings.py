@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "outbox",
     "standby",
     "notifications",
+    "attachments",
 ]
 
 MIDDLEWARE = [
@@ -315,6 +316,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "notifications.tasks.send_notification_digests",
         "schedule": timedelta(minutes=5),
     },
+    # Files of deleted tickets (ATT-4); a file is kept an hour after its last use at least.
+    "remove-orphan-files": {"task": "attachments.tasks.remove_orphan_files", "schedule": crontab(minute=17)},
 }
 
 # --- i18n -------------------------------------------------------------------------------
@@ -341,6 +344,20 @@ STORAGES = {
         )
     },
 }
+
+# --- Attachments (ATT-2, ATT-4) ----------------------------------------------------------
+
+# Uploaded and mailed files, content-addressed (attachments.services), in the default storage.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# No MEDIA_URL: files are never served by URL, only by views that check who asks (ATT-5).
+ATTACHMENT_MAX_FILES = env.int("ATTACHMENT_MAX_FILES", default=10)
+ATTACHMENT_MAX_FILE_MB = env.int("ATTACHMENT_MAX_FILE_MB", default=10)
+ATTACHMENT_MAX_SUBMIT_MB = env.int("ATTACHMENT_MAX_SUBMIT_MB", default=25)
+# Uploads above 1 MB are spooled to a temporary file, never held in memory; the form fields
+# (text only) keep Django's default 2.5 MB ceiling.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Above our own limit, so one file too many is an error on the form, not a bare 400.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, 3 * ATTACHMENT_MAX_FILES)
 
 # --- Security (NFR-3) ---------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("board/<str:unique_name>", public_views.board_form, name="public_board"),
     path("board/<str:unique_name>/submitted", public_views.board_submitted, name="public_board_submitted"),
     path("ticket/<uuid:ticket_uuid>", public_views.ticket_page, name="public_ticket"),
+    path("ticket/<uuid:ticket_uuid>/files/<int:attachment_id>/", public_views.ticket_file, name="public_ticket_file"),
 ]
 
 admin.site.site_header = "Issue Tracker administration"

@@ -77,6 +77,8 @@ class OutgoingMail(models.Model):
     # While a worker sends this row nobody else may; a crashed worker's claim runs out.
     claimed_until = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # Files sent with a manager's reply (ATT-3), read from storage when the mail is built.
+    attachments = models.ManyToManyField("attachments.Attachment", blank=True, related_name="+", editable=False)
 
     class Meta:
         verbose_name = _("outgoing mail")

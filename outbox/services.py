@@ -9,7 +9,7 @@ Sending itself lives in ``sending``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from email.utils import make_msgid
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from attachments.models import Attachment
 from inboxes.models import Inbox
 from issuetracker.mailboxes import normalised_mailbox
 from issuetracker.wakeups import publish_on_commit
@@ -52,8 +53,10 @@ def outgoing_mail_create(
     in_reply_to: str = "",
     references: str = "",
     from_email: str = "",
+    attachments: Sequence[Attachment] = (),
 ) -> OutgoingMail:
-    """Write the mail; it is sent once the caller's transaction commits."""
+    """Write the mail; it is sent once the caller's transaction commits. ``attachments`` are
+    read from storage only when the mail is built (ATT-3)."""
     mail = OutgoingMail.objects.create(
         kind=kind,
         manager=manager,
@@ -68,6 +71,8 @@ def outgoing_mail_create(
         in_reply_to=in_reply_to,
         references=references,
     )
+    if attachments:
+        mail.attachments.set(attachments)
     _wake_on_commit(mail.pk)
     return mail
 

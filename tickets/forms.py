@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from attachments.forms import MultipleFileField
+
 from .models import COMMENT_MAX_LENGTH, REPLY_MAX_LENGTH, TicketState
 from .selectors import PAGE_SIZES, SORT_FIELDS, TicketFilter
 
@@ -90,6 +92,8 @@ class EntryForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
     )
     to_state = forms.ChoiceField(label=_("State"), required=False)
+    # Mailed with a reply (ATT-3); a note's stay on the page.
+    files = MultipleFileField()
 
     def __init__(self, *args: object, ticket: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from attachments.forms import MultipleFileField
 from issuetracker.mailboxes import DomainLiteralError, normalised_mailbox
 
 from .models import DESCRIPTION_MAX_LENGTH, REPLY_MAX_LENGTH, TITLE_MAX_LENGTH
@@ -53,13 +54,14 @@ class PublicTicketForm(forms.Form):
         help_text=_("What happened, where, and what you expected instead. Up to 6000 characters."),
         widget=forms.Textarea(attrs={"rows": 8}),
     )
+    files = MultipleFileField()
     website = forms.CharField(
         label=_("Leave this field empty"),
         required=False,
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
 
-    field_order = ["email", "title", "description", "website"]
+    field_order = ["email", "title", "description", "files", "website"]
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
@@ -89,3 +91,4 @@ class PublicMessageForm(forms.Form):
         max_length=REPLY_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 5}),
     )
+    files = MultipleFileField()

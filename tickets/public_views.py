@@ -9,13 +9,15 @@ import logging
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from attachments.responses import attachment_response
+from attachments.selectors import attachment_for_secret_link
 from boards.models import Board
 from issuetracker.ratelimit import client_ip, reporter_address_allowed, ticket_message_allowed
 
@@ -76,7 +78,7 @@ def board_form(request: HttpRequest, unique_name: str) -> HttpResponse:
         return closed
 
     # Bound on every POST, even an empty one, so a bare POST shows errors instead of a blank form.
-    form = PublicTicketForm(request.POST if request.method == "POST" else None)
+    form = PublicTicketForm(request.POST, request.FILES) if request.method == "POST" else PublicTicketForm()
     if request.method == "POST" and form.is_valid():
         if form.is_bot:
             logger.info("honeypot filled, report dropped", extra={"board_id": board.pk, "ip": client_ip(request)})
@@ -96,6 +98,7 @@ def board_form(request: HttpRequest, unique_name: str) -> HttpResponse:
                 creator_email=form.cleaned_data["email"],
                 source=TicketSource.WEB,
                 reporter_language=get_language() or "",
+                files=form.cleaned_data["files"],
             )
         except BoardClosedError:  # archived between the page load and the submit
             return render(request, "tickets/public_gone.html", {"board": board}, status=410)
@@ -137,7 +140,8 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
         return _keep_private(render(request, "tickets/public_forwarding.html", {"ticket": ticket}))
     # A suspended account takes nothing new (ACC-6, ING-8): the page stays readable, without the box.
     suspended = ticket.board.manager.is_suspended
-    form = PublicMessageForm(request.POST if request.method == "POST" and not suspended else None)
+    posted = request.method == "POST" and not suspended
+    form = PublicMessageForm(request.POST, request.FILES) if posted else PublicMessageForm()
     status = 200
     if request.method == "POST" and suspended:
         status = 403
@@ -148,6 +152,7 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
                 body=form.cleaned_data["body"],
                 sender_email=ticket.creator_email,
                 source=EntrySource.WEB,
+                files=form.cleaned_data["files"],
             )
             messages.success(request, _("Your message was added to the ticket."))
             return _keep_private(redirect(f"{request.path}#thread-end"))
@@ -163,3 +168,15 @@ def ticket_page(request: HttpRequest, ticket_uuid: UUID) -> HttpResponseBase:
         "suspension_message": ticket.board.manager.suspension_message if suspended else "",
     }
     return _keep_private(render(request, "tickets/public_ticket.html", context, status=status))
+
+
+@require_GET
+def ticket_file(request: HttpRequest, ticket_uuid: UUID, attachment_id: int) -> HttpResponseBase:
+    """A file for the holder of the secret link: the report's and non-internal entries' only (ATT-5).
+
+    The uuid is the only key, as for the page itself; any other file is 404.
+    """
+    attachment = attachment_for_secret_link(ticket_uuid=ticket_uuid, attachment_id=attachment_id)
+    if attachment is None:
+        raise Http404
+    return _keep_private(attachment_response(attachment))

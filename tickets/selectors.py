@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
 from django.db.models import Case, Count, IntegerField, QuerySet, Value, When, Window
 from django.utils import timezone
 
+from attachments.models import Attachment
+from attachments.selectors import thread_files
 from boards.models import Board
 from outbox.models import OutgoingMail
 
@@ -126,13 +128,16 @@ class Thread:
     entries: list[Entry]
     # Older entries not in ``entries``.
     earlier: int
+    # The report's files; each entry carries its own as ``entry.files``.
+    report_files: list[Attachment] = field(default_factory=list)
 
 
 def ticket_thread(*, ticket: Ticket, public: bool = False, newest: int | None = THREAD_NEWEST) -> Thread:
     """The conversation after the report, oldest first (THR-1): the newest ``newest`` entries (all
     with None) and how many older ones there are, in one query however long the thread is.
 
-    ``public`` leaves internal notes out: what the secret page shows (THR-3).
+    ``public`` leaves internal notes out: what the secret page shows (THR-3). Files come in one
+    more query, for the rows shown only, so a note's files are never read for the secret page.
     """
     entries = Entry.objects.filter(ticket=ticket)
     if public:
@@ -145,7 +150,10 @@ def ticket_thread(*, ticket: Ticket, public: bool = False, newest: int | None = 
     entries = entries.annotate(thread_total=Window(Count("id"))).order_by("-created_at", "-id")
     rows = list(entries[:newest] if newest is not None else entries)
     rows.reverse()
-    return Thread(entries=rows, earlier=rows[0].thread_total - len(rows) if rows else 0)
+    report_files, files_by_entry = thread_files(ticket=ticket, entry_ids=[row.pk for row in rows])
+    for row in rows:
+        row.files = files_by_entry.get(row.pk, [])
+    return Thread(entries=rows, earlier=rows[0].thread_total - len(rows) if rows else 0, report_files=report_files)
 
 
 # A References header names the thread's root and its newest messages; RFC 5322 allows trimming

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from attachments.services import attachments_add
 from boards.models import Board, ExternalPlatform
 from inboxes.models import Inbox
 from issuetracker.wakeups import publish_on_commit
@@ -50,6 +52,7 @@ def ticket_create(
     source_message_id: str = "",
     source_references: str = "",
     reporter_language: str = "",
+    files: Sequence[Any] = (),
 ) -> Ticket:
     """Create a ticket and its confirmation mail (EML-1) in one transaction.
 
@@ -58,6 +61,8 @@ def ticket_create(
 
     On a board that forwards to Jira or Trello the ticket is a pending stub (EXT-2): same row,
     same secret link, and a task creates the issue or card after commit.
+
+    ``files`` are the report's attachments (ATT-2), stored in the same transaction.
     """
     if board.is_archived:
         raise BoardClosedError(_("This board no longer accepts tickets."))
@@ -80,6 +85,7 @@ def ticket_create(
             forward_status=ForwardStatus.PENDING if forwards else "",
             forward_next_attempt_at=timezone.now() if forwards else None,
         )
+        attachments_add(ticket=ticket, files=files)
         counter = "count_forwarded" if forwards else "count_new"
         Board.objects.filter(pk=board.pk).update(**{counter: F(counter) + 1})
         rendered = render_ticket_created(ticket)
@@ -102,7 +108,13 @@ def ticket_create(
 
 
 def ticket_post(
-    *, ticket: Ticket, actor: Any | None, body: str = "", to_state: str = "", internal: bool = False
+    *,
+    ticket: Ticket,
+    actor: Any | None,
+    body: str = "",
+    to_state: str = "",
+    internal: bool = False,
+    files: Sequence[Any] = (),
 ) -> list[Entry]:
     """A manager writes on the thread: a reply to the reporter (THR-2), an internal note (THR-3),
     a move (TKT-2), or a reply or note with a move, in one transaction. Returns the new entries.
@@ -113,6 +125,8 @@ def ticket_post(
     the move (EML-2) but never of the note. Replies are allowed on closed and rejected tickets;
     moves only where TKT-2 allows them. The row is locked so two managers' moves are checked one
     after the other.
+
+    ``files`` go with the reply and its mail (ATT-3), or with the note, which is never mailed.
     """
     body = body.strip()
     if not body and not to_state:
@@ -147,16 +161,21 @@ def ticket_post(
             if to_state:
                 _move(locked, to_state, now)
             rendered = render_state_changed(locked, reply) if to_state else render_reply(locked, reply)
+            reply.save()
+            reply_files = [] if internal else attachments_add(ticket=locked, entry=reply, files=files)
             reply.mail = _mail_reporter(
-                locked, kind=OutgoingMailKind.STATE_CHANGED if to_state else OutgoingMailKind.REPLY, rendered=rendered
+                locked,
+                kind=OutgoingMailKind.STATE_CHANGED if to_state else OutgoingMailKind.REPLY,
+                rendered=rendered,
+                attachments=reply_files,
             )
             reply.message_id = reply.mail.message_id
-            reply.save()
+            reply.save(update_fields=["mail", "message_id"])
             entries.append(reply)
         if internal and body:
-            entries.append(
-                Entry.objects.create(ticket=locked, kind=EntryKind.NOTE, author=actor, body=body, created_at=now)
-            )
+            note = Entry.objects.create(ticket=locked, kind=EntryKind.NOTE, author=actor, body=body, created_at=now)
+            attachments_add(ticket=locked, entry=note, files=files)
+            entries.append(note)
     logger.info(
         "ticket entry posted",
         extra={"ticket_id": locked.pk, "kinds": [entry.kind for entry in entries], "to_state": to_state},
@@ -183,7 +202,9 @@ def _move(locked: Ticket, to_state: str, now: Any) -> None:
     locked.save(update_fields=["state", "updated_at"])
 
 
-def _mail_reporter(ticket: Ticket, *, kind: OutgoingMailKind, rendered: RenderedEmail) -> OutgoingMail:
+def _mail_reporter(
+    ticket: Ticket, *, kind: OutgoingMailKind, rendered: RenderedEmail, attachments: Sequence[Any] = ()
+) -> OutgoingMail:
     """Mail the reporter, continuing the thread: In-Reply-To the newest message of it, References
     every Message-ID it holds (THR-2)."""
     thread = thread_message_ids(ticket=ticket)
@@ -197,6 +218,7 @@ def _mail_reporter(ticket: Ticket, *, kind: OutgoingMailKind, rendered: Rendered
         ticket=ticket,
         in_reply_to=thread[-1] if thread else "",
         references=" ".join(thread),
+        attachments=attachments,
     )
 
 
@@ -209,26 +231,29 @@ def ticket_add_reporter_message(
     message_id: str = "",
     created_at: datetime | None = None,
     unread: bool = True,
+    files: Sequence[Any] = (),
 ) -> Entry:
     """The reporter wrote (THR-4): by mail, or on the secret page. No mail goes back to them; the
     ticket is marked unread for the managers (THR-7), who are told (THR-8).
 
     ``unread=False`` for messages a manager already saw elsewhere (a standby item's follow-ups
-    moving with it onto its ticket).
+    moving with it onto its ticket). ``files`` are the message's attachments (ATT-2).
     """
-    entry = Entry.objects.create(
-        ticket=ticket,
-        kind=EntryKind.MESSAGE,
-        body=body[:ENTRY_BODY_MAX_LENGTH],
-        sender_email=sender_email.strip().lower()[:320],
-        source=source,
-        message_id=message_id,
-        created_at=created_at or timezone.now(),
-    )
-    if unread:
-        Ticket.objects.filter(pk=ticket.pk, has_unread=False).update(has_unread=True)
-        ticket.has_unread = True
-        notify_reporter_message(ticket=ticket, sender_email=entry.sender_email, body=entry.folded.own)
+    with transaction.atomic(savepoint=False):
+        entry = Entry.objects.create(
+            ticket=ticket,
+            kind=EntryKind.MESSAGE,
+            body=body[:ENTRY_BODY_MAX_LENGTH],
+            sender_email=sender_email.strip().lower()[:320],
+            source=source,
+            message_id=message_id,
+            created_at=created_at or timezone.now(),
+        )
+        attachments_add(ticket=ticket, entry=entry, files=files)
+        if unread:
+            Ticket.objects.filter(pk=ticket.pk, has_unread=False).update(has_unread=True)
+            ticket.has_unread = True
+            notify_reporter_message(ticket=ticket, sender_email=entry.sender_email, body=entry.folded.own)
     logger.info("reporter message added", extra={"ticket_id": ticket.pk, "entry_id": entry.pk, "source": source})
     return entry
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:ticket_id>/", views.ticket_detail, name="detail"),
     path("<int:ticket_id>/state/", views.ticket_change_state_view, name="change_state"),
     path("<int:ticket_id>/post/", views.ticket_post_view, name="post"),
+    path("<int:ticket_id>/files/<int:attachment_id>/", views.ticket_file_view, name="file"),
 ]

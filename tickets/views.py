@@ -7,14 +7,17 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.services import manager_set_ticket_page_size
+from attachments.responses import attachment_response
+from attachments.selectors import attachment_for_manager
 from boards.selectors import board_for_manager_or_404
 
 from .errors import TicketError
@@ -103,7 +106,7 @@ def _render_detail(request: HttpRequest, ticket: Ticket, form: EntryForm, *, sta
 def ticket_post_view(request: HttpRequest, board_id: int, ticket_id: int) -> HttpResponse:
     """The composer on the ticket page: reply, note, move, or a reply or note with a move."""
     ticket = _get_ticket_for_manager(request, board_id, ticket_id)
-    form = EntryForm(request.POST, ticket=ticket)
+    form = EntryForm(request.POST, request.FILES, ticket=ticket)
     if not form.is_valid():
         return _render_detail(request, ticket, form, status=400)
     try:
@@ -113,6 +116,7 @@ def ticket_post_view(request: HttpRequest, board_id: int, ticket_id: int) -> Htt
             body=form.cleaned_data["body"],
             to_state=form.cleaned_data["to_state"],
             internal=form.is_note,
+            files=form.cleaned_data["files"],
         )
     except TicketError as exc:
         form.add_error(None, str(exc))
@@ -128,6 +132,25 @@ def ticket_post_view(request: HttpRequest, board_id: int, ticket_id: int) -> Htt
     else:
         messages.success(request, _("Reply sent to the reporter."))
     return redirect(f"{reverse('tickets:detail', args=[ticket.board_id, ticket.pk])}#thread-end")
+
+
+@require_GET
+def ticket_file_view(request: HttpRequest, board_id: int, ticket_id: int, attachment_id: int) -> FileResponse:
+    """A file of the report or of any thread entry, notes included, for the board's manager (ATT-5).
+
+    Anyone else gets 404, a visitor who is not logged in too (no login redirect): a file URL
+    tells a stranger nothing, not even that it exists.
+    """
+    attachment = None
+    if request.user.is_authenticated:
+        attachment = attachment_for_manager(
+            manager=request.user, board_id=board_id, ticket_id=ticket_id, attachment_id=attachment_id
+        )
+    if attachment is None:
+        raise Http404
+    response = attachment_response(attachment)
+    patch_cache_control(response, private=True)
+    return response
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -449,13 +449,13 @@ def test_report_on_a_phone_then_follow_the_secret_link(live_server, browser_page
     assert box is not None and box["x"] + box["width"] <= 0, "the honeypot is rendered off screen"
     screenshot("form-375px")
 
-    # Keyboard order skips the honeypot: email, title, description, then the button.
+    # Keyboard order skips the honeypot: email, title, description, files, then the button.
     page.get_by_label("Your email address").focus()
     focused = []
-    for _step in range(3):
+    for _step in range(4):
         page.keyboard.press("Tab")
         focused.append(page.evaluate("document.activeElement.name || document.activeElement.type"))
-    assert focused == ["title", "description", "submit"]
+    assert focused == ["title", "description", "files", "submit"]
 
     page.get_by_role("button", name="Send report").click()
     assert page.locator(".invalid-feedback").count() == 3

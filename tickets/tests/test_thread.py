@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from attachments.tests.factories import attachment_rows
 from outbox.models import OutgoingMail, OutgoingMailKind
 from tickets.models import Entry, EntryKind, EntrySource, Ticket, TicketState
 from tickets.services import ticket_add_reporter_message, ticket_post
@@ -180,13 +181,14 @@ def test_an_empty_message_gets_an_inline_error(client, board):
 
 # --- Speed: the thread's queries do not grow with it ------------------------------------------
 
-THREAD_PAGE_QUERIES = 6
+# 6, plus 1 for the files of the report and of the entries shown (attachments.selectors.thread_files).
+THREAD_PAGE_QUERIES = 7
 
 
-def _fill_thread(ticket: Ticket, count: int) -> None:
+def _fill_thread(ticket: Ticket, count: int, *, files_per_entry: int = 0) -> None:
     now = timezone.now()
     kinds = [EntryKind.MESSAGE, EntryKind.REPLY, EntryKind.NOTE]
-    Entry.objects.bulk_create(
+    entries = Entry.objects.bulk_create(
         Entry(
             ticket=ticket,
             kind=kinds[n % 3],
@@ -197,6 +199,8 @@ def _fill_thread(ticket: Ticket, count: int) -> None:
         )
         for n in range(count)
     )
+    if files_per_entry:
+        attachment_rows(ticket=ticket, entries=[None, *entries], per_entry=files_per_entry)
 
 
 def _queries(client: Client, url: str) -> int:
@@ -210,9 +214,9 @@ def test_the_ticket_pages_run_the_same_queries_with_10_and_200_entries(manager_c
     ticket_post(ticket=ticket, actor=board.manager, body="Mailed reply")  # an entry with its mail
     ticket_add_reporter_message(ticket=ticket, body="hi", sender_email=ticket.creator_email, source=EntrySource.WEB)
     manager_client.get(_detail_url(ticket))  # clears the unread mark, renews the session
-    _fill_thread(ticket, 8)
+    _fill_thread(ticket, 8, files_per_entry=1)
     at_10 = (_queries(manager_client, _detail_url(ticket)), _queries(client, f"/ticket/{ticket.uuid}"))
-    _fill_thread(ticket, 190)
+    _fill_thread(ticket, 190, files_per_entry=3)
     at_200 = (_queries(manager_client, _detail_url(ticket)), _queries(client, f"/ticket/{ticket.uuid}"))
     assert at_10 == at_200
     assert at_200[0] <= THREAD_PAGE_QUERIES, at_200
