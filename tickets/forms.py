@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from attachments.forms import MultipleFileField
 
-from .models import COMMENT_MAX_LENGTH, REPLY_MAX_LENGTH, TicketState
+from .models import COMMENT_MAX_LENGTH, REPLY_MAX_LENGTH, Ticket, TicketState
 from .selectors import PAGE_SIZES, SORT_FIELDS, TicketFilter
 
 
@@ -95,10 +97,11 @@ class EntryForm(forms.Form):
     # Mailed with a reply (ATT-3); a note's stay on the page.
     files = MultipleFileField()
 
-    def __init__(self, *args: object, ticket: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        moves = ticket.allowed_next_states  # type: ignore[attr-defined]
-        self.fields["to_state"].choices = [("", _("Keep “%(state)s”") % {"state": ticket.get_state_display()})] + [  # type: ignore[attr-defined]
+        moves = ticket.allowed_next_states
+        keep = ("", _("Keep “%(state)s”") % {"state": TicketState(ticket.state).label})
+        self.fields["to_state"].choices = [keep] + [
             (state.value, _("Move to “%(state)s”") % {"state": state.label}) for state in moves
         ]
         if not moves:
