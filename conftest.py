@@ -18,7 +18,12 @@ from inboxes.tests.factories import InboxFactory
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
-pytest_plugins = ["testsupport.browser", "testsupport.mailservers", "testsupport.fake_platforms"]
+pytest_plugins = [
+    "testsupport.browser",
+    "testsupport.mailservers",
+    "testsupport.fake_platforms",
+    "testsupport.s3server",
+]
 
 
 def require(condition: bool, reason: str) -> None:

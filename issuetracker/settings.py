@@ -347,8 +347,31 @@ STORAGES = {
 
 # --- Attachments (ATT-2, ATT-4) ----------------------------------------------------------
 
-# Uploaded and mailed files, content-addressed (attachments.services), in the default storage.
+# Uploaded and mailed files, content-addressed (attachments.services), in the default storage:
+# the filesystem under MEDIA_ROOT, or an S3-compatible bucket when S3_BUCKET is set.
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+S3_BUCKET = env.str("S3_BUCKET", default="")
+S3_ADDRESSING_STYLE = env.str("S3_ADDRESSING_STYLE", default="")
+if S3_ADDRESSING_STYLE not in {"", "path", "virtual", "auto"}:
+    raise ImproperlyConfigured("S3_ADDRESSING_STYLE is path, virtual or auto (empty: boto3 chooses).")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        # django-storages' S3 backend, kept private and streamed (attachments/storage.py).
+        "BACKEND": "attachments.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            # Empty: AWS itself. MinIO, Garage, Ceph and the like: their URL.
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            # Empty: boto3's own chain (AWS_* variables, an instance or task role).
+            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+            # "path" for most self-hosted servers, "virtual" for AWS; empty lets boto3 choose.
+            "addressing_style": S3_ADDRESSING_STYLE or None,
+            # Keys under this prefix, so the bucket can hold other things too.
+            "location": env.str("S3_PREFIX", default="").strip("/"),
+        },
+    }
 # No MEDIA_URL: files are never served by URL, only by views that check who asks (ATT-5).
 ATTACHMENT_MAX_FILES = env.int("ATTACHMENT_MAX_FILES", default=10)
 ATTACHMENT_MAX_FILE_MB = env.int("ATTACHMENT_MAX_FILE_MB", default=10)

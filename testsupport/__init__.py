@@ -1,5 +1,5 @@
 """Test support, never part of the product or its image: real servers started on free local
-ports (Dovecot, SMTP, fake Jira and Trello), headless Chromium, and the production-shape runner.
+ports (Dovecot, SMTP, S3, fake Jira and Trello), headless Chromium, and the production-shape runner.
 
 The root ``conftest.py`` loads the fixture modules as pytest plugins.
 """
