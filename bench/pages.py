@@ -73,7 +73,8 @@ def page_targets(
             "ticket page, 200-entry thread",
             f"/boards/{board_id}/tickets/{thread_id}/",
             cookies=cookies,
-            marker="Conversation",
+            # On both a thread page and, for an older commit, the detail page standing in for it.
+            marker="In progress",
         ),
         "form_get": load.Target(
             "form_get", "public form GET", f"/board/{measured_board}", marker="csrfmiddlewaretoken"
