@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.files import File
@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .files import MAX_NAME_LENGTH, SNIFF_BYTES, normalised_type, sniff_content_type
-from .models import Attachment, StoredFile
+from .models import Attachment, NotKeptReason, StoredFile
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,87 @@ def attachments_add(*, ticket: Any, files: Iterable[Any], entry: Any | None = No
             extra={"ticket_id": ticket.pk, "entry_id": getattr(entry, "pk", None), "count": len(attachments)},
         )
     return attachments
+
+
+class MailFile(Protocol):
+    """A file of an incoming mail (inboxes.parsing.MailPart): decoded a chunk at a time."""
+
+    name: str
+    content_type: str
+    size: int
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+class MailFileNotKept(Protocol):
+    name: str
+    size: int
+    reason: str
+
+
+def mail_files_add(
+    *,
+    files: Sequence[MailFile],
+    not_kept: Sequence[MailFileNotKept] = (),
+    ticket: Any | None = None,
+    entry: Any | None = None,
+    standby_item: Any | None = None,
+    standby_follow_up: Any | None = None,
+) -> list[Attachment]:
+    """Keep a mail's files on their one owner, in the caller's transaction (ATT-1), and list the
+    ones not kept by name and size (ATT-2).
+
+    Each file is decoded and stored chunk by chunk before the next is touched, so intake holds at
+    most one chunk of decoded bytes besides the mail itself.
+    """
+    owner = {"ticket": ticket, "entry": entry, "standby_item": standby_item, "standby_follow_up": standby_follow_up}
+    rows: list[Attachment] = []
+    with transaction.atomic(savepoint=False):
+        for mail_file in files:
+            stored = stored_file_put(content=mail_file.chunks())
+            rows.append(
+                Attachment(
+                    **owner,
+                    stored_file=stored,
+                    name=mail_file.name[:MAX_NAME_LENGTH],
+                    content_type=normalised_type(mail_file.content_type),
+                    size=stored.size,
+                )
+            )
+        for refused in not_kept:
+            rows.append(
+                Attachment(
+                    **owner,
+                    stored_file=None,
+                    not_kept_reason=NotKeptReason(str(refused.reason)),
+                    name=refused.name[:MAX_NAME_LENGTH],
+                    size=refused.size,
+                )
+            )
+        created = Attachment.objects.bulk_create(rows)
+    if created:
+        logger.info(
+            "mail files added",
+            extra={
+                "ticket_id": getattr(ticket, "pk", None),
+                "entry_id": getattr(entry, "pk", None),
+                "standby_item_id": getattr(standby_item, "pk", None),
+                "standby_follow_up_id": getattr(standby_follow_up, "pk", None),
+                "count": len(files),
+                "not_kept": len(not_kept),
+            },
+        )
+    return created
+
+
+def standby_files_move(*, standby_item: Any, ticket: Any, entries_by_follow_up: dict[int, Any]) -> None:
+    """An assigned standby item's files go to its ticket's report, each follow-up's to the entry
+    it became (THR-4), in the caller's transaction, before the item (and its cascade) is deleted."""
+    Attachment.objects.filter(standby_item=standby_item).update(ticket=ticket, entry=None, standby_item=None)
+    for follow_up_id, entry in entries_by_follow_up.items():
+        Attachment.objects.filter(standby_follow_up_id=follow_up_id).update(
+            ticket=ticket, entry=entry, standby_follow_up=None
+        )
 
 
 def _orphans(cutoff: datetime) -> Any:

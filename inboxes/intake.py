@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from attachments.services import mail_files_add
 from boards.models import Board, Keyword
 from outbox.loops import block_reason, suspension_reply_sent_recently
 from outbox.models import OutgoingMailKind
@@ -33,7 +34,7 @@ from tickets.services import ticket_add_reporter_message, ticket_create
 
 from .batch_facts import SUBJECT_MAX_LENGTH, BatchFacts, StoredMessage, stored_message_parse
 from .models import Inbox, ProcessedEmail, ProcessedEmailStatus, inbox_reporter_language
-from .parsing import ParsedMessage
+from .parsing import MailPart, ParsedMessage, PartNotKept, parts_within_limits
 from .replies import thread_target
 from .routing import BoardCandidate, route_message
 
@@ -216,6 +217,7 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
         )
     except BoardClosedError:
         return _queue(parsed=parsed, row_id=message.row_id, context=context, reason=StandbyReason.NO_BOARD_MATCH)
+    _keep_files(parsed, ticket=ticket)
     if blocked:
         outgoing_mail_suppress_confirmation(ticket_id=ticket.pk, reason=blocked)
     return _Outcome(ProcessedEmailStatus.TICKET, blocked or "", ticket_id=ticket.pk, answered=not blocked)
@@ -245,25 +247,27 @@ def _follow_up(
                 % {"reason": parsed.auto_generated_reason, "title": ticket.title},
                 ticket_id=ticket.pk,
             )
-        ticket_add_reporter_message(
+        entry = ticket_add_reporter_message(
             ticket=ticket,
             body=parsed.body,
             sender_email=parsed.sender_email or "",
             source=EntrySource.EMAIL,
             message_id=parsed.message_id or "",
         )
+        _keep_files(parsed, ticket=ticket, entry=entry)
         return _Outcome(
             ProcessedEmailStatus.REPLY, _("Added to ticket “%(title)s”.") % {"title": ticket.title}, ticket_id=ticket.pk
         )
     item = target.standby_item
     assert item is not None
-    StandbyFollowUp.objects.create(
+    follow_up = StandbyFollowUp.objects.create(
         item=item,
         processed_email_id=message.row_id,
         sender_email=(parsed.sender_email or "")[:320],
         body=parsed.body,
         message_id=parsed.message_id or "",
     )
+    _keep_files(parsed, standby_follow_up=follow_up)
     return _Outcome(
         ProcessedEmailStatus.QUEUED,
         _("A follow-up of “%(subject)s”, waiting with it in the standby queue.") % {"subject": item.title},
@@ -271,7 +275,7 @@ def _follow_up(
 
 
 def _queue(*, parsed: ParsedMessage, row_id: int, context: IntakeContext, reason: StandbyReason) -> _Outcome:
-    StandbyItem.objects.create(
+    item = StandbyItem.objects.create(
         manager_id=context.inbox.manager_id,
         receiving_inbox=context.inbox,
         processed_email_id=row_id,
@@ -284,7 +288,30 @@ def _queue(*, parsed: ParsedMessage, row_id: int, context: IntakeContext, reason
         auto_generated_reason=(parsed.auto_generated_reason or "")[:40],
         reason=reason,
     )
+    _keep_files(parsed, standby_item=item)
     return _Outcome(ProcessedEmailStatus.QUEUED, str(reason.label))
+
+
+def mail_files_within_limits(parsed: ParsedMessage) -> tuple[list[MailPart], list[PartNotKept]]:
+    """The mail's files to keep under the upload limits (ATT-2), and every one left out.
+
+    The mail itself is taken in whatever its files weigh; only the bytes over a limit are dropped.
+    """
+    megabyte = 1024 * 1024
+    kept, refused = parts_within_limits(
+        parsed.parts,
+        max_files=settings.ATTACHMENT_MAX_FILES,
+        max_file_bytes=settings.ATTACHMENT_MAX_FILE_MB * megabyte,
+        max_total_bytes=settings.ATTACHMENT_MAX_SUBMIT_MB * megabyte,
+    )
+    return kept, [*parsed.parts_not_kept, *refused]
+
+
+def _keep_files(parsed: ParsedMessage, **owner: Any) -> None:
+    if not parsed.parts and not parsed.parts_not_kept:
+        return
+    kept, not_kept = mail_files_within_limits(parsed)
+    mail_files_add(files=kept, not_kept=not_kept, **owner)
 
 
 def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext, facts: BatchFacts) -> _Outcome:

@@ -17,10 +17,15 @@ import email.policy
 import email.utils
 import html
 import logging
+import mimetypes
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.generator import BytesGenerator
 from email.message import Message
+from enum import StrEnum
+from io import BytesIO
 
 import html2text
 import nh3
@@ -60,6 +65,50 @@ class MessageParseError(Exception):
     """Nothing usable could be extracted; ``str(error)`` is a reason a manager can read."""
 
 
+class PartRefusal(StrEnum):
+    """Why a file of a mail was not kept (ATT-2); the values of attachments.models.NotKeptReason."""
+
+    UNREADABLE = "unreadable"
+    FILE_TOO_LARGE = "file_too_large"
+    TOO_MANY_FILES = "too_many_files"
+    TOTAL_TOO_LARGE = "total_too_large"
+
+
+# Decoded bytes handed on at a time: a part is never whole in memory on its way to storage.
+PART_CHUNK_CHARS = 256 * 1024
+FILE_NAME_MAX = 255
+_EXTENSION_MAX = 16
+
+
+@dataclass(frozen=True)
+class MailPart:
+    """A file of a mail (ATT-1): an attachment, an inline image, an attached message.
+
+    The bytes stay encoded inside the parsed message until ``chunks()`` decodes them a chunk at a
+    time, so holding the parts of a mail costs no more than the mail itself.
+    """
+
+    name: str
+    content_type: str
+    size: int
+    source: Message = field(repr=False, compare=False)
+    # An attached message is kept whole, as the .eml it would be saved as.
+    attached_message: bool = False
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.attached_message:
+            # Regenerated from its parsed form: one part's bytes at a time, as for any part.
+            return iter((_message_bytes(self.source),))
+        return _part_chunks(self.source)
+
+
+@dataclass(frozen=True)
+class PartNotKept:
+    name: str
+    size: int
+    reason: PartRefusal
+
+
 @dataclass(frozen=True)
 class ParsedMessage:
     message_id: str | None
@@ -71,6 +120,9 @@ class ParsedMessage:
     references: list[str]
     auto_generated_reason: str | None
     date: datetime | None
+    # Every non-body part (ATT-1), and those that could not be decoded at all.
+    parts: tuple[MailPart, ...] = ()
+    parts_not_kept: tuple[PartNotKept, ...] = ()
 
     @property
     def title(self) -> str:
@@ -182,6 +234,7 @@ def _parse(msg: Message) -> ParsedMessage:
         references=_msg_id_list(msg, "References"),
         auto_generated_reason=is_auto_generated(msg),
         date=_date(msg),
+        **_files(msg),
     )
 
 
@@ -787,3 +840,189 @@ def _html_to_text(markup: str) -> str:
         return converter.handle(markup)
     except Exception:
         return html.unescape(nh3.clean(markup, tags=set()))
+
+
+# --------------------------------------------------------------------------- files (ATT-1)
+
+
+def parts_within_limits(
+    parts: tuple[MailPart, ...] | list[MailPart], *, max_files: int, max_file_bytes: int, max_total_bytes: int
+) -> tuple[list[MailPart], list[PartNotKept]]:
+    """The parts to keep within the limits, in order, and each one left out with why (ATT-2).
+
+    Greedy in the mail's order: a part that does not fit is listed, and a smaller one after it may
+    still be kept.
+    """
+    kept: list[MailPart] = []
+    refused: list[PartNotKept] = []
+    total = 0
+    for part in parts:
+        reason = None
+        if part.size > max_file_bytes:
+            reason = PartRefusal.FILE_TOO_LARGE
+        elif len(kept) >= max_files:
+            reason = PartRefusal.TOO_MANY_FILES
+        elif total + part.size > max_total_bytes:
+            reason = PartRefusal.TOTAL_TOO_LARGE
+        if reason is None:
+            kept.append(part)
+            total += part.size
+        else:
+            refused.append(PartNotKept(name=part.name, size=part.size, reason=reason))
+    return kept, refused
+
+
+def _files(msg: Message) -> dict[str, tuple]:
+    parts: list[MailPart] = []
+    refused: list[PartNotKept] = []
+    for part, is_message in _file_sources(msg, depth=0, top=True):
+        content_type = "message/rfc822" if is_message else _content_type(part)
+        name = _file_name(part, content_type=content_type, is_message=is_message)
+        try:
+            if is_message:
+                source = _message_source(part)
+                size = len(_message_bytes(source))
+            else:
+                source = part
+                size = sum(len(chunk) for chunk in _part_chunks(part))
+        except Exception:
+            # One undecodable file costs that file, listed as not kept, never the mail.
+            logger.debug("Undecodable file part %r", name, exc_info=True)
+            refused.append(PartNotKept(name=name, size=0, reason=PartRefusal.UNREADABLE))
+            continue
+        parts.append(
+            MailPart(name=name, content_type=content_type, size=size, source=source, attached_message=is_message)
+        )
+    return {"parts": tuple(parts), "parts_not_kept": tuple(refused)}
+
+
+def _file_sources(part: Message, *, depth: int, top: bool) -> Iterator[tuple[Message, bool]]:
+    """The file parts under ``part``, each with whether it is an attached message.
+
+    A part is body text when it is text/plain or text/html, neither an attachment nor named:
+    everything else is a file. An attached message is one file (an .eml, whose text the body also
+    shows); other message/* parts (delivery status blocks) are read as body or not at all.
+    """
+    if depth > MAX_MIME_DEPTH:
+        return
+    content_type = _content_type(part)
+    if not top and content_type in _ATTACHED_MESSAGE_TYPES:
+        yield part, True
+        return
+    if content_type.startswith("message/"):
+        return
+    if part.is_multipart():
+        for child in part.get_payload():
+            if isinstance(child, Message):
+                yield from _file_sources(child, depth=depth + 1, top=False)
+        return
+    if content_type.startswith("multipart/"):
+        return  # no usable boundary: read as body text
+    attachment, named = _file_marks(part)
+    if content_type in ("text/plain", "text/html") and not attachment and not named:
+        return
+    yield part, False
+
+
+_PATH_SEPARATOR_RE = re.compile(r"[\\/]")
+# Direction overrides can disguise "exe.pdf" as "fdp.exe".
+_BIDI_CONTROL_RE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _file_name(part: Message, *, content_type: str, is_message: bool) -> str:
+    """The name as the sender gave it, decoded (RFC 2231 in any charset, RFC 2047), reduced to a
+    safe one: no directories, no controls, at most FILE_NAME_MAX characters with the extension kept."""
+    name = ""
+    try:
+        name = part.get_filename() or ""
+    except Exception:
+        logger.debug("Unparseable file name", exc_info=True)
+    name = _decode_8bit(str(name))
+    if _needs_own_decoding(name):
+        name = _decode_header_value(name)
+    name = _clean_line(_BIDI_CONTROL_RE.sub("", _PATH_SEPARATOR_RE.split(name)[-1])).strip(" .")
+    if is_message:
+        if not name:
+            inner = _message_source(part)
+            subject = _clean_line(_header_text(inner, "Subject")) if inner is not None else ""
+            name = _clean_line(_PATH_SEPARATOR_RE.split(subject)[-1]).strip(" .") or "message"
+        if not name.lower().endswith(".eml"):
+            name += ".eml"
+    if not name:
+        name = "attachment" + (mimetypes.guess_extension(content_type) or "")
+    if len(name) > FILE_NAME_MAX:
+        stem, dot, extension = name.rpartition(".")
+        if dot and stem and 0 < len(extension) <= _EXTENSION_MAX:
+            name = stem[: FILE_NAME_MAX - len(extension) - 1] + "." + extension
+        else:
+            name = name[:FILE_NAME_MAX]
+    return name
+
+
+def _message_source(part: Message) -> Message:
+    children = [child for child in part.get_payload() if isinstance(child, Message)] if part.is_multipart() else []
+    inner = _attached_message(part, children)
+    if inner is None:
+        raise ValueError("no message inside")
+    return inner
+
+
+def _message_bytes(msg: Message) -> bytes:
+    out = BytesIO()
+    # CRLF: the canonical form of a message on the wire and in .eml files.
+    BytesGenerator(out, mangle_from_=False, policy=msg.policy.clone(linesep="\r\n")).flatten(msg)
+    return out.getvalue()
+
+
+def _part_chunks(part: Message) -> Iterator[bytes]:
+    # Not get_payload(): it encodes the whole payload once just to look for surrogates, a full
+    # copy of the part that chunking is here to avoid.
+    payload = part._payload
+    if not isinstance(payload, str):
+        return
+    encoding = (_first_raw_value(part, "Content-Transfer-Encoding") or "").strip().lower()
+    if encoding == "base64":
+        yield from _base64_chunks(payload)
+    elif encoding == "quoted-printable":
+        for text in _line_slices(payload):
+            yield binascii.a2b_qp(_payload_bytes(text))
+    elif encoding in ("x-uuencode", "uuencode", "uue", "x-uue"):
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes):
+            yield data
+    else:
+        for start in range(0, len(payload), PART_CHUNK_CHARS):
+            yield _payload_bytes(payload[start : start + PART_CHUNK_CHARS])
+
+
+def _payload_bytes(text: str) -> bytes:
+    # As the stdlib's get_payload(decode=True): raw 8-bit bytes come back from surrogates.
+    try:
+        return text.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+
+
+def _line_slices(payload: str) -> Iterator[str]:
+    """``payload`` in pieces of about PART_CHUNK_CHARS that end at a line end (quoted-printable
+    soft line breaks end a line, so each piece decodes on its own)."""
+    start = 0
+    while start < len(payload):
+        end = payload.find("\n", start + PART_CHUNK_CHARS)
+        end = len(payload) if end == -1 else end + 1
+        yield payload[start:end]
+        start = end
+
+
+def _base64_chunks(payload: str) -> Iterator[bytes]:
+    """Base64 decoded a slice at a time; as tolerant as the stdlib of line breaks and stray
+    characters, a lone trailing sextet dropped."""
+    carry = ""
+    for start in range(0, len(payload), PART_CHUNK_CHARS):
+        text = carry + _NON_BASE64_RE.sub("", payload[start : start + PART_CHUNK_CHARS])
+        cut = len(text) - len(text) % 4
+        carry = text[cut:]
+        if cut:
+            yield binascii.a2b_base64(text[:cut])
+    if len(carry) > 1:
+        yield binascii.a2b_base64(carry + "=" * (-len(carry) % 4))

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from attachments.services import standby_files_move
 from boards.external import ExternalError
 from boards.models import Board
 from inboxes.models import ProcessedEmail, inbox_reporter_language
@@ -19,7 +20,7 @@ from outbox.loops import automatic_reply_block_reason
 from outbox.services import outgoing_mail_suppress_confirmation
 from tickets.errors import ForwardingError, TicketError
 from tickets.forwarding import claimed_error, forward_claim, forward_record, forward_send
-from tickets.models import EntrySource, ForwardStatus, Ticket, TicketSource
+from tickets.models import Entry, EntrySource, ForwardStatus, Ticket, TicketSource
 from tickets.services import ticket_add_reporter_message, ticket_create, ticket_stub_assign, ticket_stub_discard
 
 from .models import StandbyItem, StandbyReason
@@ -68,7 +69,9 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
                 outgoing_mail_suppress_confirmation(ticket_id=ticket.pk, reason=blocked)
         if locked.processed_email_id is not None:
             ProcessedEmail.objects.filter(pk=locked.processed_email_id).update(ticket=ticket)
-        _move_follow_ups(item=locked, ticket=ticket)
+        entries_by_follow_up = _move_follow_ups(item=locked, ticket=ticket)
+        # Before the delete, whose cascade would take the files with the item (ATT-1).
+        standby_files_move(standby_item=locked, ticket=ticket, entries_by_follow_up=entries_by_follow_up)
         locked.delete()
     logger.info(
         "standby item assigned",
@@ -77,14 +80,16 @@ def standby_item_assign(*, standby_item: StandbyItem, board: Board) -> Ticket:
     return ticket
 
 
-def _move_follow_ups(*, item: StandbyItem, ticket: Ticket) -> None:
+def _move_follow_ups(*, item: StandbyItem, ticket: Ticket) -> dict[int, Entry]:
     """The item's later mails become the reporter's messages on its ticket, in order (THR-4).
+    Returns the entry each follow-up became.
 
     Not marked unread: the manager read them with the item just now.
     """
     follow_ups = list(item.follow_ups.order_by("created_at", "id"))
+    entries: dict[int, Entry] = {}
     for follow_up in follow_ups:
-        ticket_add_reporter_message(
+        entries[follow_up.pk] = ticket_add_reporter_message(
             ticket=ticket,
             body=follow_up.body,
             sender_email=follow_up.sender_email,
@@ -96,6 +101,7 @@ def _move_follow_ups(*, item: StandbyItem, ticket: Ticket) -> None:
     row_ids = [follow_up.processed_email_id for follow_up in follow_ups if follow_up.processed_email_id]
     if row_ids:
         ProcessedEmail.objects.filter(pk__in=row_ids).update(ticket=ticket)
+    return entries
 
 
 def standby_item_discard(*, standby_item: StandbyItem) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from attachments.responses import attachment_response
+from attachments.selectors import attachment_for_standby_manager, standby_files
 from tickets.errors import TicketError
 
 from .forms import StandbyAssignForm
@@ -52,9 +55,14 @@ def standby_list(request: HttpRequest) -> HttpResponse:
 def standby_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     item = _get_item_for_manager(request, item_id)
     form = StandbyAssignForm(manager=request.user)
+    item_files, files_by_follow_up = standby_files(standby_item=item)
+    follow_ups = list(item.follow_ups.order_by("created_at", "id"))
+    for follow_up in follow_ups:
+        follow_up.files = files_by_follow_up.get(follow_up.pk, [])
     context = {
         "item": item,
-        "follow_ups": list(item.follow_ups.order_by("created_at", "id")),
+        "item_files": item_files,
+        "follow_ups": follow_ups,
         "form": form,
         "confirm_discard": request.GET.get("confirm") == "discard",
         "can_retry": item.reason == StandbyReason.EXTERNAL_CREATION_FAILED and item.ticket_id is not None,
@@ -112,3 +120,21 @@ def standby_discard(request: HttpRequest, item_id: int) -> HttpResponse:
     else:
         messages.success(request, _("The item was discarded."))
     return redirect("standby:list")
+
+
+@require_GET
+def standby_file(request: HttpRequest, item_id: int, attachment_id: int) -> FileResponse:
+    """A file of a mail in the manager's own standby queue, or of one of its follow-ups (ATT-5).
+
+    Anyone else gets 404, a visitor who is not logged in too, as for a ticket's files.
+    """
+    attachment = None
+    if request.user.is_authenticated:
+        attachment = attachment_for_standby_manager(
+            manager=request.user, standby_item_id=item_id, attachment_id=attachment_id
+        )
+    if attachment is None:
+        raise Http404
+    response = attachment_response(attachment)
+    patch_cache_control(response, private=True)
+    return response
