@@ -11,6 +11,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from boards.models import ExternalPlatform
+from outbox.models import OutgoingMailStatus
 
 from .quoting import FoldedText, fold_quoted
 
@@ -273,6 +274,12 @@ class Entry(models.Model):
     @property
     def is_message(self) -> bool:
         return self.kind == EntryKind.MESSAGE
+
+    @property
+    def mail_status_label(self) -> str:
+        """The delivery state of a reply's mail, read as ``mail_status`` by the thread selector."""
+        status = getattr(self, "mail_status", "")
+        return str(OutgoingMailStatus(status).label) if status else ""
 
     @property
     def is_state_change(self) -> bool:

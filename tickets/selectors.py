@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When, Window
 from django.utils import timezone
 
 from attachments.models import Attachment
@@ -143,9 +143,8 @@ def ticket_thread(*, ticket: Ticket, public: bool = False, newest: int | None = 
     if public:
         entries = entries.public()
     else:
-        entries = entries.select_related("author", "mail").defer(
-            "mail__body", "mail__subject", "mail__references", "mail__in_reply_to", "mail__last_error"
-        )
+        # Of a reply's mail only its status is shown: a column, not a joined model to build.
+        entries = entries.select_related("author").annotate(mail_status=F("mail__status"))
     # The window counts the whole thread before LIMIT applies: the total comes with the rows.
     entries = entries.annotate(thread_total=Window(Count("id"))).order_by("-created_at", "-id")
     rows = list(entries[:newest] if newest is not None else entries)

@@ -175,7 +175,10 @@ def test_messages_on_one_ticket_are_limited_per_hour(client, board, settings):
 def test_an_empty_message_gets_an_inline_error(client, board):
     ticket = TicketFactory(board=board)
     response = client.post(f"/ticket/{ticket.uuid}", {"body": ""})
-    assert response.status_code == 400 and 'id="error_1_id_body"' in response.content.decode()
+    page = response.content.decode()
+    assert (
+        response.status_code == 400 and 'class="form-control is-invalid"' in page and "This field is required." in page
+    )
     assert not Entry.objects.exists()
 
 
