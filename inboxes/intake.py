@@ -181,6 +181,14 @@ def _decide(*, message: StoredMessage, parsed: ParsedMessage, context: IntakeCon
             ProcessedEmailStatus.FAILED,
             _("The message has no sender address, so no ticket can be opened for anyone."),
         )
+    if parsed.auto_generated_reason and facts.is_own_address(parsed.sender_email):
+        # Our own robot's mail (a notification, a confirmation) delivered back into a polled
+        # inbox: a ticket for it would notify again and loop for ever.
+        return _Outcome(
+            ProcessedEmailStatus.IGNORED,
+            _("Automatic mail from this site's own address (%(reason)s): nothing to open a ticket for.")
+            % {"reason": parsed.auto_generated_reason},
+        )
     if facts.same_content_recently(message):
         return _Outcome(
             ProcessedEmailStatus.DUPLICATE,

@@ -21,8 +21,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from outbox.selectors import ticket_id_for_message_ids
-from standby.models import StandbyFollowUp, StandbyItem
+from standby.models import StandbyFollowUp, StandbyItem, StandbyReason
 from tickets.models import Ticket
 from tickets.selectors import ticket_has_writer, ticket_id_for_thread_message_ids
 
@@ -109,12 +111,19 @@ def _internal_ticket(manager_id: int, ticket_id: int | None) -> Ticket | None:
     return Ticket.objects.internal().filter(pk=ticket_id, manager_id=manager_id).first()
 
 
+def _items(manager_id: int) -> QuerySet[StandbyItem]:
+    """Items a follow-up can join: mail no board took. A report whose forwarding failed (EXT-3)
+    already lives on its platform-bound stub, and a retry that succeeds removes the item, so a
+    follow-up parked there would be lost; it is routed as a report of its own instead."""
+    return StandbyItem.objects.filter(manager_id=manager_id).exclude(reason=StandbyReason.EXTERNAL_CREATION_FAILED)
+
+
 def _standby_item_for_message_ids(manager_id: int, message_ids: list[str]) -> StandbyItem | None:
-    item = StandbyItem.objects.filter(manager_id=manager_id, message_id__in=message_ids).order_by("-id").first()
+    item = _items(manager_id).filter(message_id__in=message_ids).order_by("-id").first()
     if item is not None:
         return item
     follow_up = (
-        StandbyFollowUp.objects.filter(item__manager_id=manager_id, message_id__in=message_ids)
+        StandbyFollowUp.objects.filter(item__in=_items(manager_id), message_id__in=message_ids)
         .select_related("item")
         .order_by("-id")
         .first()
@@ -123,11 +132,11 @@ def _standby_item_for_message_ids(manager_id: int, message_ids: list[str]) -> St
 
 
 def _standby_item_for_row(manager_id: int, row_id: int) -> StandbyItem | None:
-    item = StandbyItem.objects.filter(manager_id=manager_id, processed_email_id=row_id).first()
+    item = _items(manager_id).filter(processed_email_id=row_id).first()
     if item is not None:
         return item
     follow_up = (
-        StandbyFollowUp.objects.filter(item__manager_id=manager_id, processed_email_id=row_id)
+        StandbyFollowUp.objects.filter(item__in=_items(manager_id), processed_email_id=row_id)
         .select_related("item")
         .first()
     )

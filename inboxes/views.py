@@ -148,6 +148,9 @@ def processed_email_download(request: HttpRequest, inbox_id: int, email_id: int)
     processed_email = get_object_or_404(ProcessedEmail, pk=email_id, inbox=inbox)
     response = HttpResponse(bytes(processed_email.raw), content_type="message/rfc822")
     response["Content-Disposition"] = f'attachment; filename="message-{processed_email.pk}.eml"'
+    # Whatever the mail holds, a browser must not render or sniff it (as for attachments, ATT-5).
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
     return response
 
 

@@ -27,6 +27,9 @@ class OutgoingMailKind(models.TextChoices):
     ACCOUNT = "account", _("Account mail")
 
 
+# Kinds a person wrote (a manager's reply or move), not a robot: sent without Auto-Submitted.
+PERSONAL_KINDS = frozenset({OutgoingMailKind.REPLY, OutgoingMailKind.STATE_CHANGED})
+
 # Kinds whose body is a secret: kept only until the mail is sent.
 SECRET_KINDS = frozenset({OutgoingMailKind.ACCOUNT})
 

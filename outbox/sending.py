@@ -31,7 +31,7 @@ from issuetracker.hosts import InternalHostError, ensure_public_host
 from issuetracker.leases import Claim, LeaseFields, lease_claim, lease_overdue_ids
 from issuetracker.network import describe_network_error
 
-from .models import OutgoingMail, OutgoingMailStatus
+from .models import PERSONAL_KINDS, OutgoingMail, OutgoingMailStatus
 from .smtp import smtp_connection_for
 
 logger = logging.getLogger(__name__)
@@ -63,10 +63,13 @@ class TransientSendError(Exception):
 def build_email_message(mail: OutgoingMail) -> EmailMessage:
     headers = {
         "Message-ID": mail.message_id,
-        # ING-7: we are a robot; well-behaved auto-responders must not answer us.
-        "Auto-Submitted": "auto-generated",
+        # Auto-responders must not answer us (ING-7); every mail asks that.
         "X-Auto-Response-Suppress": "All",
     }
+    if mail.kind not in PERSONAL_KINDS:
+        # ING-7: a robot's mail says so. A manager's reply or move is a person's words (RFC 3834):
+        # marked automatic, the reporter's filters and help desk could set it aside.
+        headers["Auto-Submitted"] = "auto-generated"
     if mail.in_reply_to:
         headers["In-Reply-To"] = mail.in_reply_to
     if mail.references:

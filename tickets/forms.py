@@ -109,8 +109,12 @@ class EntryForm(forms.Form):
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean()
-        if not (cleaned.get("body") or "").strip() and not cleaned.get("to_state"):
+        has_text = bool((cleaned.get("body") or "").strip())
+        if not has_text and not cleaned.get("to_state"):
             raise forms.ValidationError(_("Write a message or choose a new state."), code="empty")
+        if not has_text and cleaned.get("files") and cleaned.get("kind") == self.KIND_NOTE:
+            # A move alone makes no note, and files need an entry to belong to.
+            self.add_error("body", _("Write a note for these files."))
         return cleaned
 
     @property

@@ -10,7 +10,7 @@ from django.urls import reverse
 from boards.tests.factories import BoardFactory
 from inboxes.models import ProcessedEmail, ProcessedEmailStatus
 from inboxes.polling import inbox_poll
-from standby.models import StandbyItem
+from standby.models import StandbyFollowUp, StandbyItem, StandbyReason
 from standby.services import standby_item_assign
 from tickets.models import Entry, EntryKind, Ticket
 from tickets.services import ticket_post
@@ -177,4 +177,40 @@ def test_an_ignored_duplicate_stays_viewable_and_downloadable(manager_client, in
     page = manager_client.get(reverse("inboxes:detail", args=[inbox.pk])).content.decode()
     raw_url = reverse("inboxes:raw", args=[inbox.pk, duplicate.pk])
     assert 'data-testid="ignored-emails"' in page and raw_url in page
-    assert manager_client.get(raw_url).content == raw
+    download = manager_client.get(raw_url)
+    assert download.content == raw
+    assert download["X-Content-Type-Options"] == "nosniff" and download["Content-Security-Policy"] == "sandbox"
+
+
+def test_our_own_automatic_mail_delivered_back_opens_nothing(inbox, settings):
+    """A manager notification (or any mail of ours) landing in a polled inbox would otherwise
+    open a ticket, which notifies again: a loop."""
+    BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
+    row = take_in(
+        inbox,
+        make_mail(
+            subject="New ticket on Printers: Paper jam",
+            sender=settings.DEFAULT_FROM_EMAIL,
+            headers={"Auto-Submitted": "auto-generated"},
+        ),
+    )
+    assert row.status == ProcessedEmailStatus.IGNORED and "own address" in row.reason
+    assert not Ticket.objects.exists()
+    # A person writing from that address (no Auto-Submitted) is still a report.
+    assert take_in(inbox, make_mail(sender=settings.DEFAULT_FROM_EMAIL)).status == ProcessedEmailStatus.TICKET
+
+
+def test_a_reply_to_a_report_whose_forwarding_failed_is_a_report_of_its_own(inbox):
+    """Its item will leave the queue when a retry succeeds (EXT-3): a follow-up parked there would be lost."""
+    board = BoardFactory(manager=inbox.manager, exclusive_inbox=inbox)
+    StandbyItem.objects.create(
+        manager=inbox.manager,
+        receiving_inbox=inbox,
+        subject="Printer on fire",
+        sender_email="rita@example.org",
+        message_id="<failed@example.org>",
+        reason=StandbyReason.EXTERNAL_CREATION_FAILED,
+    )
+    row = take_in(inbox, make_mail(subject="Re: Printer on fire", headers={"In-Reply-To": "<failed@example.org>"}))
+    assert row.status == ProcessedEmailStatus.TICKET and row.ticket.board == board
+    assert not StandbyFollowUp.objects.exists()

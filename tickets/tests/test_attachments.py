@@ -329,3 +329,15 @@ def test_images_are_shown_inline_and_names_are_safe(board, manager_client):
     )
     page = manager_client.get(_detail_url(ticket)).content.decode()
     assert "\u202e" not in page and "&quot;report&quot;.pdf" in page
+
+
+def test_a_note_with_files_needs_a_text_even_with_a_move(manager_client, board):
+    """A move alone makes no note, so the files would have nowhere to go: refused, nothing kept."""
+    ticket = TicketFactory(board=board)
+    response = manager_client.post(
+        reverse("tickets:post", args=[board.pk, ticket.pk]),
+        {"kind": "note", "body": "", "to_state": "in_progress", "files": [_big("notes.txt", 10)]},
+    )
+    assert response.status_code == 400 and "Write a note for these files." in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.state == "new" and not ticket.entries.exists() and not Attachment.objects.exists()

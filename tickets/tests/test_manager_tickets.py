@@ -61,7 +61,9 @@ def test_state_change_is_recorded_and_mailed_after_commit(board, manager, django
     assert sent.to == ["r@example.com"]
     assert "In progress" in sent.body and "Looking <b>now</b>" in sent.body  # plain text, not escaped
     assert f"http://testserver/ticket/{ticket.uuid}" in sent.body
-    assert sent.extra_headers["Auto-Submitted"] == "auto-generated"
+    # A manager's move is a person's mail (RFC 3834): not marked automatic, still no auto-answers.
+    assert "Auto-Submitted" not in sent.extra_headers
+    assert sent.extra_headers["X-Auto-Response-Suppress"] == "All"
     row = OutgoingMail.objects.get(ticket=ticket, kind=OutgoingMailKind.STATE_CHANGED)
     assert row.status == OutgoingMailStatus.SENT and row.message_id == sent.extra_headers["Message-ID"]
 
