@@ -17,15 +17,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 
 from attachments.services import mail_files_add
 from boards.models import Board, Keyword
 from outbox.loops import block_reason, suspension_reply_sent_recently
 from outbox.models import OutgoingMailKind
+from outbox.rendering import render_mail
 from outbox.services import outgoing_mail_create, outgoing_mail_suppress_confirmation
 from standby.models import StandbyFollowUp, StandbyItem, StandbyReason
 from tickets.errors import BoardClosedError
@@ -341,14 +340,14 @@ def _answer_suspended(*, parsed: ParsedMessage, context: IntakeContext, facts: B
         return _Outcome(ProcessedEmailStatus.IGNORED, f"{note} {blocked}")
     context_vars = {"subject": parsed.title, "suspension_message": manager.suspension_message}
     # In the language of mail to reporters set for the inbox (THR-9), not whoever runs the worker.
-    with override(inbox_reporter_language(inbox=inbox, manager=manager)):
-        subject = " ".join(render_to_string("inboxes/emails/suspension_reply.subject.txt", context_vars).split())
-        body = render_to_string("inboxes/emails/suspension_reply.txt", context_vars).strip() + "\n"
+    rendered = render_mail(
+        "inboxes/emails/suspension_reply", context_vars, language=inbox_reporter_language(inbox=inbox, manager=manager)
+    )
     outgoing_mail_create(
         kind=OutgoingMailKind.SUSPENSION_REPLY,
         to_email=sender,
-        subject=subject,
-        body=body,
+        subject=rendered.subject,
+        body=rendered.body,
         manager=manager,
         inbox=inbox,
         in_reply_to=parsed.message_id or "",

@@ -14,20 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
 
 from accounts.models import Manager
+from outbox.rendering import RenderedEmail, render_mail
 
 from .models import Notification, NotificationKind
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    body: str
-
 
 # A digest entry's text: one line of the excerpt, so a hundred entries stay readable.
 DIGEST_EXCERPT_LENGTH = 160
@@ -56,10 +48,9 @@ def manager_link(notification: Notification) -> str:
 
 
 def _render(name: str, manager: Manager, context: dict[str, Any]) -> RenderedEmail:
-    with translation.override(manager.language or settings.LANGUAGE_CODE), timezone.override(manager.timezone):
-        subject = render_to_string(f"notifications/{name}.subject.txt", context)
-        body = render_to_string(f"notifications/{name}.txt", context)
-    return RenderedEmail(subject=" ".join(subject.split()), body=body.strip() + "\n")
+    return render_mail(
+        f"notifications/{name}", context, language=manager.language or settings.LANGUAGE_CODE, tz=manager.timezone
+    )
 
 
 _TEMPLATES = {

@@ -18,10 +18,11 @@ from django.utils import timezone
 from accounts.models import Manager, NotificationMode
 from inboxes.models import Inbox
 from outbox.models import OutgoingMailKind
+from outbox.rendering import RenderedEmail
 from outbox.services import outgoing_mail_create
 from tickets.models import Ticket
 
-from .emails import RenderedEmail, render_digest, render_notification
+from .emails import render_digest, render_notification
 from .models import TEXT_MAX_LENGTH, Notification, NotificationKind, digest_due
 
 logger = logging.getLogger(__name__)

@@ -1,25 +1,13 @@
-"""Plain-text notification mails to reporters (EML-1, EML-2), one function per kind.
-
-Bodies come from template files under templates/emails/; autoescaping is off there because
-the result is plain text, never HTML.
-"""
+"""Plain-text mail to reporters (EML-1, EML-2, THR-2), one function per kind, from templates/emails/."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.conf import settings
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+
+from outbox.rendering import RenderedEmail, render_mail
 
 from .models import Entry, Ticket
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    body: str
 
 
 def secret_link(ticket: Ticket) -> str:
@@ -28,10 +16,7 @@ def secret_link(ticket: Ticket) -> str:
 
 def _render(name: str, ticket: Ticket, context: dict[str, object]) -> RenderedEmail:
     # In the reporter's language (the page they filed on), not the worker's or the manager's.
-    with translation.override(ticket.reporter_language or settings.LANGUAGE_CODE):
-        subject = render_to_string(f"emails/{name}.subject.txt", context)
-        body = render_to_string(f"emails/{name}.txt", context)
-    return RenderedEmail(subject=" ".join(subject.split()), body=body.strip() + "\n")
+    return render_mail(f"emails/{name}", context, language=ticket.reporter_language or settings.LANGUAGE_CODE)
 
 
 def render_ticket_created(ticket: Ticket) -> RenderedEmail:

@@ -18,9 +18,10 @@ from inboxes.models import Inbox
 from issuetracker.wakeups import publish_on_commit
 from notifications.services import notify_reporter_message, notify_ticket_created
 from outbox.models import OutgoingMail, OutgoingMailKind
+from outbox.rendering import RenderedEmail
 from outbox.services import choose_sending_inbox, outgoing_mail_create
 
-from .emails import RenderedEmail, render_reply, render_state_changed, render_ticket_created
+from .emails import render_reply, render_state_changed, render_ticket_created
 from .errors import BoardClosedError, InvalidTransitionError, TicketError
 from .forwarding import claimed_error, stub_is_claimed
 from .models import (
