@@ -1,4 +1,4 @@
-"""Template helpers of the ticket thread (THR-1), in Python because they run once per entry.
+"""Template tags of the ticket thread (THR-1) and the one date format every page uses, in Python
 
 A 200-entry thread rendered through ``{% include %}`` per date and per badge spends most of its
 time in the template engine; one call per entry keeps the page within its bench target.
