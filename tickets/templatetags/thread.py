@@ -1,7 +1,7 @@
 """Template tags of the ticket thread (THR-1) and the one date format every page uses.
 
-They are Python because they run once per entry: a 200-entry thread rendered through ``{% include %}`` per date and per badge spends most of its
-time in the template engine; one call per entry keeps the page within its bench target.
+They are Python because they run once per entry: a 200-entry thread rendered through
+``{% include %}`` per date and per badge spends most of its time in the template engine.
 """
 
 from __future__ import annotations
